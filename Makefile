@@ -1,0 +1,36 @@
+# The two commands a fresh Debian 12 machine needs:
+#   make demo   install missing packages, build, profile the demo program, print its report
+#   make test   install missing packages, build, run the whole test suite through ctest
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps build demo test bench clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) > /dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	@rm -f $(BUILD_DIR)/demo.dprof
+	$(BUILD_DIR)/bin/damon-prof -o $(BUILD_DIR)/demo.dprof $(BUILD_DIR)/bin/damon-prof-demo
+	$(BUILD_DIR)/bin/damon-prof report $(BUILD_DIR)/demo.dprof --top 5
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench: build
+	@scripts/install-deps.sh --bench
+	@bench/run_alloc_bench.sh $(BUILD_DIR)
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	@rm -rf $(BUILD_DIR)

@@ -1,0 +1,172 @@
+#include "analysis.h"
+
+#include <algorithm>
+#include <map>
+#include <string_view>
+#include <unordered_map>
+
+#include "damon_prof/trace_format.h"
+
+namespace dprof::analyzer {
+namespace {
+
+bool is_runtime_module(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string_view name = slash == std::string::npos ? std::string_view(path)
+                                                     : std::string_view(path).substr(slash + 1);
+  return name.rfind("libdamon_prof", 0) == 0;
+}
+
+class AnalysisConsumer : public TraceConsumer {
+ public:
+  explicit AnalysisConsumer(Analysis& analysis) : analysis_(analysis) {}
+
+  void on_process(const ProcessInfo& info) override {
+    analysis_.process = info;
+    heap_.set_page_size(info.page_size);
+  }
+  void on_module_load(const ModuleInfo& module) override { analysis_.modules.push_back(module); }
+  void on_module_unload(uint64_t id, uint64_t time_ns) override {
+    for (ModuleInfo& module : analysis_.modules) {
+      if (module.id == id && !module.unload_time_ns) module.unload_time_ns = time_ns;
+    }
+  }
+  void on_stack(const StackInfo& stack) override { stacks_[stack.id] = stack; }
+  void on_thread(const ThreadInfo&) override { ++analysis_.thread_count; }
+  void on_event(const Event& event) override { heap_.apply(event); }
+  void on_memory_sample(const MemorySample& sample) override {
+    ++analysis_.memory_samples;
+    analysis_.peak_rss_bytes = std::max(analysis_.peak_rss_bytes, sample.rss_bytes);
+    last_sample_time_ = std::max(last_sample_time_, sample.time_ns);
+  }
+  void on_end(const EndInfo& end) override { analysis_.end = end; }
+  void on_diagnostic(const Diagnostic& diagnostic) override {
+    analysis_.diagnostics.push_back(diagnostic);
+    // A diagnostic after an exec's end record means the exec failed and the trace went on.
+    if (analysis_.end && analysis_.end->how == DPROF_END_EXEC) analysis_.end.reset();
+  }
+
+  void build_sites() {
+    Symbolizer modules_only(&analysis_.modules);
+    std::map<std::vector<uint64_t>, size_t> site_by_addresses;
+    for (const auto& [stack_id, stats] : heap_.stacks()) {
+      std::vector<uint64_t> addresses;
+      uint64_t defined_order = 0;
+      auto stack = stacks_.find(stack_id);
+      if (stack != stacks_.end()) {
+        defined_order = stack->second.defined_order;
+        // The runtime's own frames (its hooks, and main_wrapper between libc and main) are not
+        // the program's.
+        for (uint64_t frame : stack->second.frames) {
+          const ModuleInfo* module = modules_only.module_for(frame, defined_order);
+          if (module == nullptr || !is_runtime_module(module->path)) addresses.push_back(frame);
+        }
+      }
+      auto [position, inserted] = site_by_addresses.emplace(addresses, analysis_.sites.size());
+      if (inserted) {
+        Site site;
+        site.addresses = addresses;
+        site.defined_order = defined_order;
+        analysis_.sites.push_back(std::move(site));
+      }
+      Site& site = analysis_.sites[position->second];
+      site.alloc_count += stats.alloc_count;
+      site.alloc_bytes += stats.alloc_bytes;
+      site.peak_bytes += heap_.bytes_at_peak(stats);
+      site.leaked_bytes += stats.live_bytes;
+      site.leaked_count += stats.live_count;
+      site.temporary_count += stats.temporary_count;
+      site.mmap_count += stats.mmap_count;
+    }
+    std::sort(analysis_.sites.begin(), analysis_.sites.end(), [](const Site& a, const Site& b) {
+      if (a.peak_bytes != b.peak_bytes) return a.peak_bytes > b.peak_bytes;
+      if (a.alloc_bytes != b.alloc_bytes) return a.alloc_bytes > b.alloc_bytes;
+      return a.addresses < b.addresses;
+    });
+    analysis_.totals = heap_.totals();
+    uint64_t end_time = analysis_.end ? analysis_.end->time_ns : 0;
+    analysis_.duration_ns =
+        std::max({end_time, analysis_.totals.last_event_time_ns, last_sample_time_});
+  }
+
+ private:
+  Analysis& analysis_;
+  HeapModel heap_;
+  std::unordered_map<uint64_t, StackInfo> stacks_;
+  uint64_t last_sample_time_ = 0;
+};
+
+}  // namespace
+
+bool is_allocation_machinery(const std::string& function) {
+  static const char* const kPrefixes[] = {
+      "operator new",  "operator delete", "std::",        "__gnu_cxx::",  "malloc",
+      "calloc",        "realloc",         "reallocarray", "free",         "memalign",
+      "posix_memalign", "aligned_alloc",  "valloc",       "pvalloc",      "__libc_malloc",
+      "__libc_calloc", "__libc_realloc",  "__libc_memalign", "mmap",      "mmap64",
+      "mremap",        "__mmap",
+  };
+  for (const char* prefix : kPrefixes) {
+    size_t length = std::char_traits<char>::length(prefix);
+    if (function.compare(0, length, prefix) != 0) continue;
+    // A whole name or a qualified/parenthesised continuation, not e.g. "freezer".
+    if (prefix[length - 1] == ':' || prefix[length - 1] == ' ' || function.size() == length ||
+        function[length] == '(' || function[length] == '<') {
+      return true;
+    }
+  }
+  return false;
+}
+
+Analysis analyze_trace(const std::string& path, ReaderOptions options) {
+  Analysis analysis;
+  analysis.path = path;
+  AnalysisConsumer consumer(analysis);
+  analysis.decode = decode_trace(path, consumer, options);
+  consumer.build_sites();
+  return analysis;
+}
+
+void symbolize_sites(Analysis& analysis, const std::vector<size_t>& site_indices) {
+  Symbolizer symbolizer(&analysis.modules);
+  auto symbolize_one = [&](Site& site) {
+    if (!site.frames.empty()) return;
+    for (uint64_t address : site.addresses) {
+      const ResolvedAddress& resolved = symbolizer.resolve(address, site.defined_order);
+      for (const SourceFrame& source : resolved.frames) {
+        SiteFrame frame;
+        frame.address = address;
+        frame.function = source.function;
+        frame.file = source.file;
+        frame.line = source.line;
+        frame.module = resolved.module;
+        frame.module_offset = resolved.module_offset;
+        frame.inlined = source.inlined;
+        site.frames.push_back(std::move(frame));
+      }
+    }
+    site.name_frame = 0;
+    for (size_t i = 0; i < site.frames.size(); ++i) {
+      if (!site.frames[i].function.empty() && !is_allocation_machinery(site.frames[i].function)) {
+        site.name_frame = i;
+        break;
+      }
+    }
+  };
+  if (site_indices.empty()) {
+    for (Site& site : analysis.sites) symbolize_one(site);
+  } else {
+    for (size_t index : site_indices) {
+      if (index < analysis.sites.size()) symbolize_one(analysis.sites[index]);
+    }
+  }
+  for (const std::string& warning : symbolizer.warnings()) {
+    if (std::find(analysis.warnings.begin(), analysis.warnings.end(), warning) ==
+        analysis.warnings.end()) {
+      analysis.warnings.push_back(warning);
+    }
+  }
+  analysis.symbolized = true;
+}
+
+}  // namespace dprof::analyzer

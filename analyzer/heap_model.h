@@ -1,0 +1,88 @@
+// The heap over time, from the ordered event stream: what is live, the peak and when it happened,
+// what was never freed, short-lived ("temporary") allocations, and the same per stack.
+// Anonymous writable mappings count as allocations (split by partial munmap, moved by mremap).
+// Memory grows with live blocks and distinct stacks, never with the trace's length.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include "trace_records.h"
+
+namespace dprof::analyzer {
+
+struct StackStats {
+  uint64_t alloc_count = 0;
+  uint64_t alloc_bytes = 0;
+  uint64_t live_bytes = 0;
+  uint64_t live_count = 0;
+  uint64_t max_live_bytes = 0;
+  uint64_t temporary_count = 0;
+  uint64_t mmap_count = 0;
+  // Live bytes at the latest global peak, kept lazily (see heap_model.cpp).
+  uint64_t peak_snapshot = 0;
+  uint64_t peak_epoch = 0;
+};
+
+struct HeapTotals {
+  uint64_t alloc_count = 0;       // every allocation call that returned memory, mappings included
+  uint64_t alloc_bytes = 0;
+  uint64_t malloc_count = 0;      // the malloc family alone (what heaptrack counts)
+  uint64_t malloc_bytes = 0;
+  uint64_t mmap_count = 0;
+  uint64_t mmap_bytes = 0;
+  uint64_t free_count = 0;
+  uint64_t live_bytes = 0;
+  uint64_t live_count = 0;
+  uint64_t peak_bytes = 0;
+  uint64_t peak_time_ns = 0;
+  uint64_t temporary_count = 0;
+  uint64_t unmatched_frees = 0;   // frees of blocks this trace never saw allocated
+  uint64_t replaced_blocks = 0;   // an address handed out again without a recorded free
+  uint64_t last_event_time_ns = 0;
+};
+
+class HeapModel {
+ public:
+  void apply(const Event& event);
+
+  const HeapTotals& totals() const { return totals_; }
+  // Per stack id: the stack's bytes live at the moment of the global peak.
+  uint64_t bytes_at_peak(const StackStats& stats) const;
+  const std::unordered_map<uint64_t, StackStats>& stacks() const { return stacks_; }
+
+  void set_page_size(uint64_t page_size) { page_size_ = page_size == 0 ? 4096 : page_size; }
+
+ private:
+  struct Block {
+    uint64_t size;
+    uint64_t stack_id;
+  };
+  struct Mapping {
+    uint64_t end;
+    uint64_t stack_id;
+  };
+
+  StackStats& touch(uint64_t stack_id);
+  void add_live(uint64_t stack_id, uint64_t bytes, uint64_t count, uint64_t time_ns);
+  void remove_live(uint64_t stack_id, uint64_t bytes, uint64_t count);
+  void on_alloc(const Event& event);
+  void on_free(const Event& event);
+  void on_mmap(const Event& event);
+  // Removes [start, end) from the tracked mappings; returns the stack of the first piece removed
+  // (0 if none) so an mremap can carry it over.
+  uint64_t unmap_range(uint64_t start, uint64_t end);
+
+  HeapTotals totals_;
+  uint64_t peak_epoch_ = 1;
+  uint64_t page_size_ = 4096;
+  std::unordered_map<uint64_t, Block> blocks_;
+  std::map<uint64_t, Mapping> mappings_;
+  std::unordered_map<uint64_t, StackStats> stacks_;
+  std::unordered_map<uint32_t, uint64_t> last_alloc_by_thread_;
+  std::unordered_map<uint32_t, uint64_t> remapped_stack_by_thread_;
+};
+
+}  // namespace dprof::analyzer

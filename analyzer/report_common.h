@@ -1,0 +1,39 @@
+// Pieces shared by the text and JSON renderers.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "analysis.h"
+
+namespace dprof::analyzer {
+
+// The site's short name: its naming frame's function, or module+offset when unsymbolized.
+std::string site_name(const Site& site);
+std::string frame_location(const SiteFrame& frame);  // "file.cpp:42" or "libfoo.so+0x1234"
+std::string module_and_offset(const SiteFrame& frame);
+// Site indices ordered by a metric, largest first, zero values left out, at most `limit`.
+template <typename Metric>
+std::vector<size_t> top_sites(const Analysis& analysis, size_t limit, Metric metric);
+
+}  // namespace dprof::analyzer
+
+#include <algorithm>
+#include <numeric>
+
+namespace dprof::analyzer {
+
+template <typename Metric>
+std::vector<size_t> top_sites(const Analysis& analysis, size_t limit, Metric metric) {
+  std::vector<size_t> indices;
+  for (size_t i = 0; i < analysis.sites.size(); ++i) {
+    if (metric(analysis.sites[i]) > 0) indices.push_back(i);
+  }
+  std::stable_sort(indices.begin(), indices.end(), [&](size_t a, size_t b) {
+    return metric(analysis.sites[a]) > metric(analysis.sites[b]);
+  });
+  if (limit != 0 && indices.size() > limit) indices.resize(limit);
+  return indices;
+}
+
+}  // namespace dprof::analyzer

@@ -1,0 +1,136 @@
+#include "damon_prof/trace_format.h"
+#include "json_writer.h"
+#include "report.h"
+#include "report_common.h"
+
+namespace dprof::analyzer {
+namespace {
+
+void write_frame(JsonWriter& json, const SiteFrame& frame) {
+  json.begin_object();
+  if (frame.function.empty()) {
+    json.key("function").null();
+  } else {
+    json.field("function", frame.function);
+  }
+  if (frame.file.empty()) {
+    json.key("file").null();
+  } else {
+    json.field("file", frame.file);
+  }
+  if (frame.line == 0) {
+    json.key("line").null();
+  } else {
+    json.field("line", frame.line);
+  }
+  json.field("module", frame.module);
+  json.field("module_offset", frame.module_offset);
+  json.field("address", frame.address);
+  json.field("inlined", frame.inlined);
+  json.end_object();
+}
+
+}  // namespace
+
+void write_json_report(std::ostream& out, Analysis& analysis, const ReportOptions& options) {
+  std::vector<size_t> listed = top_sites(analysis, options.top, [](const Site& site) {
+    return site.alloc_count + site.peak_bytes + site.leaked_bytes + 1;
+  });
+  symbolize_sites(analysis, listed);
+  JsonWriter json(out);
+  json.begin_object();
+  json.field("schema", "damon-prof-report");
+  json.field("schema_version", 1u);
+  json.field("trace", analysis.path);
+
+  json.key("trace_info").begin_object();
+  json.field("format_version", std::to_string(analysis.decode.version_major) + "." +
+                                   std::to_string(analysis.decode.version_minor));
+  json.field("file_bytes", analysis.decode.file_bytes);
+  json.field("frames", analysis.decode.frames);
+  json.field("events", analysis.decode.events);
+  json.field("complete", analysis.end.has_value() && !analysis.decode.truncated);
+  json.field("truncated", analysis.decode.truncated);
+  json.field("corrupt_frames_skipped", analysis.decode.corrupt_frames_skipped);
+  json.end_object();
+
+  json.key("process");
+  if (analysis.process) {
+    const ProcessInfo& process = *analysis.process;
+    json.begin_object();
+    json.field("pid", process.pid);
+    json.field("ppid", process.ppid);
+    json.field("executable", process.executable);
+    json.key("command_line").begin_array();
+    for (const std::string& argument : process.command_line) json.value(argument);
+    json.end_array();
+    json.field("hostname", process.hostname);
+    json.field("start_wall_ns", process.start_wall_ns);
+    json.field("forked", (process.flags & DPROF_PROCESS_FORKED) != 0);
+    json.field("runtime_version", process.runtime_version);
+    json.end_object();
+  } else {
+    json.null();
+  }
+
+  json.key("end");
+  if (analysis.end) {
+    json.begin_object();
+    static const char* const kHow[] = {"unknown", "exit", "signal", "exec", "unknown"};
+    json.field("how", kHow[analysis.end->how <= 4 ? analysis.end->how : 0]);
+    json.field("code", analysis.end->code);
+    json.field("time_ns", analysis.end->time_ns);
+    json.field("dropped_events", analysis.end->dropped_events);
+    json.end_object();
+  } else {
+    json.null();
+  }
+
+  const HeapTotals& totals = analysis.totals;
+  json.key("summary").begin_object();
+  json.field("total_alloc_count", totals.alloc_count);
+  json.field("total_alloc_bytes", totals.alloc_bytes);
+  json.field("malloc_count", totals.malloc_count);
+  json.field("malloc_bytes", totals.malloc_bytes);
+  json.field("mmap_count", totals.mmap_count);
+  json.field("mmap_bytes", totals.mmap_bytes);
+  json.field("free_count", totals.free_count);
+  json.field("peak_heap_bytes", totals.peak_bytes);
+  json.field("peak_time_ns", totals.peak_time_ns);
+  json.field("leaked_bytes", totals.live_bytes);
+  json.field("leaked_count", totals.live_count);
+  json.field("temporary_count", totals.temporary_count);
+  json.field("peak_rss_bytes", analysis.peak_rss_bytes);
+  json.field("duration_ns", analysis.duration_ns);
+  json.field("thread_count", analysis.thread_count);
+  json.field("site_count", static_cast<uint64_t>(analysis.sites.size()));
+  json.field("unmatched_frees", totals.unmatched_frees);
+  json.end_object();
+
+  json.key("sites").begin_array();
+  for (size_t index : listed) {
+    const Site& site = analysis.sites[index];
+    json.begin_object();
+    json.field("name", site_name(site));
+    json.field("alloc_count", site.alloc_count);
+    json.field("alloc_bytes", site.alloc_bytes);
+    json.field("peak_bytes", site.peak_bytes);
+    json.field("leaked_bytes", site.leaked_bytes);
+    json.field("leaked_count", site.leaked_count);
+    json.field("temporary_count", site.temporary_count);
+    json.field("mmap_count", site.mmap_count);
+    json.key("frames").begin_array();
+    for (const SiteFrame& frame : site.frames) write_frame(json, frame);
+    json.end_array();
+    json.end_object();
+  }
+  json.end_array();
+
+  json.key("warnings").begin_array();
+  for (const std::string& warning : analysis.warnings) json.value(warning);
+  for (const Diagnostic& diagnostic : analysis.diagnostics) json.value(diagnostic.text);
+  json.end_array();
+  json.end_object();
+}
+
+}  // namespace dprof::analyzer

@@ -1,0 +1,179 @@
+#include <cstdio>
+#include <functional>
+#include <set>
+#include <string>
+
+#include "damon_prof/trace_format.h"
+#include "report.h"
+#include "report_common.h"
+#include "units.h"
+
+namespace dprof::analyzer {
+namespace {
+
+struct Style {
+  bool color;
+  std::string bold(const std::string& text) const {
+    return color ? "\033[1m" + text + "\033[0m" : text;
+  }
+  std::string dim(const std::string& text) const {
+    return color ? "\033[2m" + text + "\033[0m" : text;
+  }
+  std::string warn(const std::string& text) const {
+    return color ? "\033[33m" + text + "\033[0m" : text;
+  }
+};
+
+std::string percent(uint64_t part, uint64_t whole) {
+  if (whole == 0) return "0%";
+  char buffer[16];
+  std::snprintf(buffer, sizeof(buffer), "%.1f%%", 100.0 * static_cast<double>(part) /
+                                                      static_cast<double>(whole));
+  return buffer;
+}
+
+void write_line(std::ostream& out, const Style& style, const std::string& label,
+                const std::string& text) {
+  char padded[24];
+  std::snprintf(padded, sizeof(padded), "  %-14s", label.c_str());
+  out << style.bold(padded) << text << '\n';
+}
+
+void write_stack(std::ostream& out, const Style& style, const Site& site, size_t max_frames) {
+  size_t shown = 0;
+  for (size_t i = 0; i < site.frames.size() && shown < max_frames; ++i, ++shown) {
+    const SiteFrame& frame = site.frames[i];
+    std::string function = frame.function.empty() ? "??" : frame.function;
+    if (function.size() > 110) function = function.substr(0, 107) + "...";
+    std::string line = "       " + std::string(i == site.name_frame ? "> " : "  ") + function +
+                       "  " + style.dim(frame_location(frame)) +
+                       (frame.inlined ? style.dim(" (inlined)") : "");
+    out << line << '\n';
+  }
+  if (site.frames.size() > shown) {
+    out << "         " << style.dim("... " + std::to_string(site.frames.size() - shown) +
+                                    " more frames")
+        << '\n';
+  }
+}
+
+void write_ranking(std::ostream& out, const Style& style, Analysis& analysis,
+                   const ReportOptions& options, const std::string& title,
+                   const std::function<uint64_t(const Site&)>& metric,
+                   const std::function<std::string(const Site&)>& headline) {
+  std::vector<size_t> ranked = top_sites(analysis, options.top, metric);
+  out << '\n' << style.bold(title) << '\n';
+  if (ranked.empty()) {
+    out << "  (none)\n";
+    return;
+  }
+  symbolize_sites(analysis, ranked);
+  for (size_t rank = 0; rank < ranked.size(); ++rank) {
+    const Site& site = analysis.sites[ranked[rank]];
+    char number[32];
+    std::snprintf(number, sizeof(number), "%3zu. ", rank + 1);
+    out << number << headline(site) << "  in " << style.bold(site_name(site)) << '\n';
+    write_stack(out, style, site, options.max_frames);
+  }
+}
+
+}  // namespace
+
+void write_text_report(std::ostream& out, Analysis& analysis, const ReportOptions& options) {
+  Style style{options.color};
+  const HeapTotals& totals = analysis.totals;
+  out << style.bold("damon-prof report") << "  " << analysis.path << '\n';
+  if (analysis.process) {
+    const ProcessInfo& process = *analysis.process;
+    std::string command;
+    for (const std::string& argument : process.command_line) {
+      command += (command.empty() ? "" : " ") + argument;
+    }
+    if (command.size() > 100) command = command.substr(0, 97) + "...";
+    write_line(out, style, "program", command + "  (pid " + std::to_string(process.pid) + ")");
+    if ((process.flags & DPROF_PROCESS_FORKED) != 0) {
+      write_line(out, style, "", "a fork child of pid " + std::to_string(process.ppid) +
+                                     ": blocks inherited from the parent are not counted");
+    }
+  }
+  write_line(out, style, "ended", describe_end(analysis) + " after " +
+                                      format_duration(analysis.duration_ns));
+  std::string trace_state = analysis.decode.truncated || !analysis.end ? style.warn("incomplete")
+                                                                       : "complete";
+  write_line(out, style, "trace",
+             format_bytes(analysis.decode.file_bytes) + ", " + format_count(analysis.decode.frames) +
+                 " frames, format " + std::to_string(analysis.decode.version_major) + "." +
+                 std::to_string(analysis.decode.version_minor) + ", " + trace_state);
+  if (analysis.decode.corrupt_frames_skipped != 0) {
+    write_line(out, style, "", style.warn(format_count(analysis.decode.corrupt_frames_skipped) +
+                                          " corrupt frames skipped (--salvage)"));
+  }
+  write_line(out, style, "allocations",
+             format_count(totals.alloc_count) + " calls, " + format_bytes(totals.alloc_bytes) +
+                 " in total  (malloc family " + format_count(totals.malloc_count) +
+                 ", anonymous mmap " + format_count(totals.mmap_count) + ")");
+  write_line(out, style, "temporary",
+             format_count(totals.temporary_count) + " (" +
+                 percent(totals.temporary_count, totals.alloc_count) +
+                 " of calls: freed right after, with no allocation in between)");
+  write_line(out, style, "peak heap",
+             format_bytes(totals.peak_bytes) + " at " + format_duration(totals.peak_time_ns));
+  if (analysis.memory_samples != 0) {
+    write_line(out, style, "peak RSS", format_bytes(analysis.peak_rss_bytes));
+  }
+  std::string leak_label = analysis.end ? "leaked" : "live at end";
+  write_line(out, style, leak_label,
+             format_bytes(totals.live_bytes) + " in " + format_count(totals.live_count) +
+                 " blocks");
+  write_line(out, style, "threads", format_count(analysis.thread_count) + " recorded, " +
+                                        format_count(analysis.sites.size()) + " allocation sites");
+  if (totals.unmatched_frees != 0) {
+    write_line(out, style, "",
+               style.dim(format_count(totals.unmatched_frees) +
+                         " frees of blocks allocated before the trace began"));
+  }
+  if (analysis.end && analysis.end->dropped_events != 0) {
+    write_line(out, style, "", style.warn(format_count(analysis.end->dropped_events) +
+                                          " events could not be recorded"));
+  }
+
+  write_ranking(out, style, analysis, options, "TOP SITES BY PEAK HEAP",
+                [](const Site& site) { return site.peak_bytes; },
+                [](const Site& site) {
+                  return format_bytes(site.peak_bytes) + " at peak, " +
+                         format_count(site.alloc_count) + " calls";
+                });
+  write_ranking(out, style, analysis, options, "TOP SITES BY BYTES ALLOCATED",
+                [](const Site& site) { return site.alloc_bytes; },
+                [](const Site& site) {
+                  return format_bytes(site.alloc_bytes) + " allocated in " +
+                         format_count(site.alloc_count) + " calls";
+                });
+  write_ranking(out, style, analysis, options,
+                analysis.end ? "TOP SITES BY LEAKED BYTES" : "TOP SITES BY BYTES LIVE AT END",
+                [](const Site& site) { return site.leaked_bytes; },
+                [](const Site& site) {
+                  return format_bytes(site.leaked_bytes) + " in " +
+                         format_count(site.leaked_count) + " blocks";
+                });
+  write_ranking(out, style, analysis, options, "TOP SITES BY ALLOCATION CALLS",
+                [](const Site& site) { return site.alloc_count; },
+                [](const Site& site) {
+                  return format_count(site.alloc_count) + " calls, " +
+                         format_count(site.temporary_count) + " temporary";
+                });
+  for (const std::string& warning : analysis.warnings) {
+    out << style.warn("warning: ") << warning << '\n';
+  }
+}
+
+void write_short_summary(std::ostream& out, const Analysis& analysis) {
+  const HeapTotals& totals = analysis.totals;
+  out << "damon-prof: " << format_count(totals.alloc_count) << " allocations ("
+      << format_bytes(totals.alloc_bytes) << "), peak heap " << format_bytes(totals.peak_bytes);
+  if (analysis.memory_samples != 0) out << ", peak RSS " << format_bytes(analysis.peak_rss_bytes);
+  out << ", " << (analysis.end ? "leaked " : "live at end ") << format_bytes(totals.live_bytes)
+      << " in " << format_count(totals.live_count) << " blocks\n";
+}
+
+}  // namespace dprof::analyzer

@@ -1,0 +1,253 @@
+#include "trace_decoder.h"
+
+#include <algorithm>
+#include <queue>
+
+#include "byte_reader.h"
+#include "damon_prof/trace_format.h"
+#include "trace_error.h"
+
+namespace dprof::analyzer {
+namespace {
+
+// Order: time, then releases before acquisitions at the same instant (a block freed and reused
+// within one clock tick), then arrival.
+struct EventOrder {
+  static int rank(const Event& event) {
+    return (event.kind == EventKind::kFree || event.kind == EventKind::kMunmap) ? 0 : 1;
+  }
+  bool operator()(const Event& a, const Event& b) const {
+    if (a.time_ns != b.time_ns) return a.time_ns > b.time_ns;
+    if (a.thread_index == b.thread_index) return a.sequence > b.sequence;
+    if (rank(a) != rank(b)) return rank(a) > rank(b);
+    return a.sequence > b.sequence;
+  }
+};
+
+class Decoder {
+ public:
+  Decoder(TraceConsumer& consumer, DecodeSummary& summary)
+      : consumer_(consumer), summary_(summary) {}
+
+  void decode_payload(const std::vector<uint8_t>& payload) {
+    ByteReader frame(payload.data(), payload.size());
+    while (!frame.at_end()) {
+      uint64_t type = frame.u64();
+      std::string_view body = frame.bytes();
+      ByteReader reader(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+      ++summary_.records;
+      ++record_order_;
+      decode_record(type, reader);
+    }
+  }
+
+  void release_until(uint64_t watermark) {
+    while (!pending_.empty() && pending_.top().time_ns < watermark) {
+      consumer_.on_event(pending_.top());
+      pending_.pop();
+    }
+  }
+
+  void release_all() { release_until(UINT64_MAX); }
+
+ private:
+  void decode_record(uint64_t type, ByteReader& reader) {
+    switch (type) {
+      case DPROF_REC_PROCESS: {
+        ProcessInfo info;
+        info.pid = reader.u64();
+        info.ppid = reader.u64();
+        info.start_wall_ns = reader.u64();
+        info.page_size = reader.u64();
+        info.flags = reader.u64();
+        info.hostname = reader.str();
+        info.executable = reader.str();
+        info.command_line = split_nul(reader.bytes());
+        info.runtime_version = reader.str();
+        info.options = split_nul(reader.bytes());
+        consumer_.on_process(info);
+        break;
+      }
+      case DPROF_REC_MODULE_LOAD: {
+        ModuleInfo module;
+        module.id = reader.u64();
+        module.load_time_ns = reader.u64();
+        module.load_bias = reader.u64();
+        module.path = reader.str();
+        module.build_id = reader.str();
+        uint64_t segments = reader.u64();
+        if (segments > 64) throw TraceError("module record with too many segments");
+        for (uint64_t i = 0; i < segments; ++i) {
+          Segment segment;
+          segment.start = reader.u64();
+          segment.end = reader.u64();
+          segment.executable = (reader.u64() & 1) != 0;
+          module.segments.push_back(segment);
+        }
+        module.load_order = record_order_;
+        consumer_.on_module_load(module);
+        break;
+      }
+      case DPROF_REC_MODULE_UNLOAD: {
+        uint64_t id = reader.u64();
+        uint64_t time = reader.u64();
+        consumer_.on_module_unload(id, time);
+        break;
+      }
+      case DPROF_REC_STACK: {
+        StackInfo stack;
+        stack.id = reader.u64();
+        uint64_t count = reader.u64();
+        if (count > 4096) throw TraceError("stack record with too many frames");
+        stack.frames.reserve(count);
+        uint64_t previous = 0;
+        for (uint64_t i = 0; i < count; ++i) {
+          previous = i == 0 ? reader.u64() : previous + static_cast<uint64_t>(reader.s64());
+          stack.frames.push_back(previous);
+        }
+        stack.defined_order = record_order_;
+        consumer_.on_stack(stack);
+        break;
+      }
+      case DPROF_REC_THREAD: {
+        ThreadInfo thread;
+        thread.index = reader.u64();
+        thread.tid = reader.u64();
+        thread.start_time_ns = reader.u64();
+        thread.name = reader.str();
+        consumer_.on_thread(thread);
+        break;
+      }
+      case DPROF_REC_EVENTS:
+        decode_events(reader);
+        break;
+      case DPROF_REC_WATERMARK:
+        release_until(reader.u64());
+        break;
+      case DPROF_REC_MEMORY_SAMPLE: {
+        MemorySample sample;
+        sample.time_ns = reader.u64();
+        sample.rss_bytes = reader.u64();
+        sample.heap_in_use_bytes = reader.u64();
+        sample.heap_arena_bytes = reader.u64();
+        consumer_.on_memory_sample(sample);
+        break;
+      }
+      case DPROF_REC_END: {
+        EndInfo end;
+        end.time_ns = reader.u64();
+        end.how = static_cast<uint32_t>(reader.u64());
+        end.code = reader.s64();
+        end.dropped_events = reader.u64();
+        summary_.has_end = true;
+        consumer_.on_end(end);
+        break;
+      }
+      case DPROF_REC_DIAGNOSTIC: {
+        Diagnostic diagnostic;
+        diagnostic.time_ns = reader.u64();
+        diagnostic.severity = reader.u64();
+        diagnostic.text = reader.str();
+        // An exec that failed after its end record: the trace goes on.
+        summary_.has_end = false;
+        consumer_.on_diagnostic(diagnostic);
+        break;
+      }
+      default:
+        ++summary_.unknown_records;  // a newer minor version's record: skip it
+        break;
+    }
+  }
+
+  void decode_events(ByteReader& reader) {
+    uint32_t thread = static_cast<uint32_t>(reader.u64());
+    uint64_t time = reader.u64();
+    uint64_t address = reader.u64();
+    while (!reader.at_end()) {
+      uint8_t tag = reader.byte();
+      Event event;
+      event.kind = static_cast<EventKind>(tag & 0x0f);
+      event.function = static_cast<uint8_t>(tag >> 4);
+      event.thread_index = thread;
+      time += reader.u64();
+      address += static_cast<uint64_t>(reader.s64());
+      event.time_ns = time;
+      event.address = address;
+      switch (event.kind) {
+        case EventKind::kAlloc:
+          event.size = reader.u64();
+          event.stack_id = reader.u64();
+          break;
+        case EventKind::kFree:
+          break;
+        case EventKind::kMmap:
+          event.size = reader.u64();
+          event.stack_id = reader.u64();
+          event.prot = static_cast<uint32_t>(reader.u64());
+          event.flags = static_cast<uint32_t>(reader.u64());
+          break;
+        case EventKind::kMunmap:
+          event.size = reader.u64();
+          break;
+        default:
+          throw TraceError("unknown event kind " + std::to_string(tag & 0x0f));
+      }
+      event.sequence = sequence_++;
+      ++summary_.events;
+      pending_.push(event);
+    }
+  }
+
+  static std::vector<std::string> split_nul(std::string_view text) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\0', start);
+      if (end == std::string_view::npos) end = text.size();
+      parts.emplace_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    return parts;
+  }
+
+  TraceConsumer& consumer_;
+  DecodeSummary& summary_;
+  std::priority_queue<Event, std::vector<Event>, EventOrder> pending_;
+  uint64_t sequence_ = 0;
+  uint64_t record_order_ = 0;
+};
+
+}  // namespace
+
+DecodeSummary decode_trace(const std::string& path, TraceConsumer& consumer,
+                           ReaderOptions options) {
+  DecodeSummary summary;
+  TraceReader reader(path, options);
+  summary.version_major = reader.version_major();
+  summary.version_minor = reader.version_minor();
+  summary.file_bytes = reader.file_size();
+  Decoder decoder(consumer, summary);
+  std::vector<uint8_t> payload;
+  try {
+    while (reader.next_frame(payload)) {
+      ++summary.frames;
+      try {
+        decoder.decode_payload(payload);
+      } catch (const TraceError& error) {
+        if (!options.salvage) {
+          throw TraceError("frame " + std::to_string(summary.frames) + " holds a corrupt record: " +
+                           error.what() + " (use --salvage to report what can still be read)");
+        }
+      }
+    }
+  } catch (...) {
+    decoder.release_all();
+    throw;
+  }
+  decoder.release_all();
+  summary.truncated = reader.truncated();
+  summary.corrupt_frames_skipped = reader.corrupt_frames_skipped();
+  return summary;
+}
+
+}  // namespace dprof::analyzer

@@ -1,0 +1,48 @@
+// Streams a trace into a TraceConsumer: definitions (process, modules, stacks, threads) as they
+// are read, and memory events in one global time order. The runtime writes each thread's events
+// separately; watermark records say up to which time every thread's events are in the file, so
+// events are held in a small reorder buffer (one drain interval's worth) and released in order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "trace_reader.h"
+#include "trace_records.h"
+
+namespace dprof::analyzer {
+
+class TraceConsumer {
+ public:
+  virtual ~TraceConsumer() = default;
+  virtual void on_process(const ProcessInfo&) {}
+  virtual void on_module_load(const ModuleInfo&) {}
+  virtual void on_module_unload(uint64_t /*module_id*/, uint64_t /*time_ns*/) {}
+  virtual void on_stack(const StackInfo&) {}
+  virtual void on_thread(const ThreadInfo&) {}
+  virtual void on_event(const Event&) {}
+  virtual void on_memory_sample(const MemorySample&) {}
+  virtual void on_end(const EndInfo&) {}
+  virtual void on_diagnostic(const Diagnostic&) {}
+};
+
+struct DecodeSummary {
+  uint64_t frames = 0;
+  uint64_t records = 0;
+  uint64_t events = 0;
+  uint64_t unknown_records = 0;
+  uint64_t corrupt_frames_skipped = 0;
+  bool truncated = false;     // the file ends inside a frame
+  bool has_end = false;       // an end record closes the trace
+  uint16_t version_major = 0;
+  uint16_t version_minor = 0;
+  uint64_t file_bytes = 0;
+};
+
+// Throws TraceError for a file that cannot be read at all; what was delivered before a later
+// error stays delivered.
+DecodeSummary decode_trace(const std::string& path, TraceConsumer& consumer,
+                           ReaderOptions options = {});
+
+}  // namespace dprof::analyzer

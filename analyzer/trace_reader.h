@@ -1,0 +1,57 @@
+// Reads a trace file frame by frame: checks the file header and version, validates each frame's
+// header, decompresses it (zstd verifies its checksum) and hands out its payload. Memory use is
+// one frame, whatever the file's length.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dprof::analyzer {
+
+struct ReaderOptions {
+  // Skip corrupt frames (resynchronising on the next frame header) instead of failing.
+  bool salvage = false;
+};
+
+class TraceReader {
+ public:
+  // Throws TraceError when the file cannot be opened, is not a trace, or is from a newer major
+  // version.
+  TraceReader(const std::string& path, ReaderOptions options);
+  ~TraceReader();
+  TraceReader(const TraceReader&) = delete;
+  TraceReader& operator=(const TraceReader&) = delete;
+
+  // Next frame's decompressed payload; false at the end of the file. A corrupt frame throws
+  // TraceError unless salvaging. An incomplete last frame (the process was killed while writing
+  // it) ends the file and sets truncated().
+  bool next_frame(std::vector<uint8_t>& payload);
+
+  bool truncated() const { return truncated_; }
+  uint64_t frames_read() const { return frames_read_; }
+  uint64_t corrupt_frames_skipped() const { return corrupt_frames_skipped_; }
+  uint16_t version_major() const { return version_major_; }
+  uint16_t version_minor() const { return version_minor_; }
+  uint64_t file_size() const { return file_size_; }
+  uint64_t offset() const { return offset_; }
+
+ private:
+  bool resynchronise();
+
+  std::FILE* file_ = nullptr;
+  ReaderOptions options_;
+  uint64_t file_size_ = 0;
+  uint64_t offset_ = 0;
+  uint16_t version_major_ = 0;
+  uint16_t version_minor_ = 0;
+  bool truncated_ = false;
+  uint64_t frames_read_ = 0;
+  uint64_t corrupt_frames_skipped_ = 0;
+  std::vector<uint8_t> compressed_;
+  void* decompressor_ = nullptr;
+};
+
+}  // namespace dprof::analyzer

@@ -1,0 +1,89 @@
+// Decoded trace records, as the analyzer's models consume them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dprof::analyzer {
+
+struct ProcessInfo {
+  uint64_t pid = 0;
+  uint64_t ppid = 0;
+  uint64_t start_wall_ns = 0;
+  uint64_t page_size = 4096;
+  uint64_t flags = 0;
+  std::string hostname;
+  std::string executable;
+  std::vector<std::string> command_line;
+  std::string runtime_version;
+  std::vector<std::string> options;
+};
+
+struct Segment {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  bool executable = false;
+};
+
+struct ModuleInfo {
+  uint64_t id = 0;
+  uint64_t load_time_ns = 0;
+  std::optional<uint64_t> unload_time_ns;
+  uint64_t load_bias = 0;
+  std::string path;
+  std::string build_id;  // raw bytes
+  std::vector<Segment> segments;
+  uint64_t load_order = 0;  // position in the file, to pick among modules that shared an address
+};
+
+struct StackInfo {
+  uint64_t id = 0;
+  std::vector<uint64_t> frames;  // return addresses, innermost first
+  uint64_t defined_order = 0;    // records read before this one: which modules were loaded
+};
+
+struct ThreadInfo {
+  uint64_t index = 0;
+  uint64_t tid = 0;
+  uint64_t start_time_ns = 0;
+  std::string name;
+};
+
+enum class EventKind : uint8_t { kAlloc = 1, kFree = 2, kMmap = 3, kMunmap = 4 };
+
+struct Event {
+  uint64_t time_ns = 0;
+  uint64_t sequence = 0;  // arrival order: keeps each thread's own order among equal times
+  uint64_t address = 0;
+  uint64_t size = 0;      // alloc size or mapping length
+  uint64_t stack_id = 0;
+  uint32_t thread_index = 0;
+  uint32_t prot = 0;
+  uint32_t flags = 0;
+  EventKind kind = EventKind::kAlloc;
+  uint8_t function = 0;   // dprof_alloc_function
+};
+
+struct MemorySample {
+  uint64_t time_ns = 0;
+  uint64_t rss_bytes = 0;
+  uint64_t heap_in_use_bytes = 0;
+  uint64_t heap_arena_bytes = 0;
+};
+
+struct EndInfo {
+  uint64_t time_ns = 0;
+  uint32_t how = 0;  // dprof_end_how
+  int64_t code = 0;
+  uint64_t dropped_events = 0;
+};
+
+struct Diagnostic {
+  uint64_t time_ns = 0;
+  uint64_t severity = 0;
+  std::string text;
+};
+
+}  // namespace dprof::analyzer

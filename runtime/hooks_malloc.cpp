@@ -1,0 +1,156 @@
+// Interposition of the malloc family. Each hook has three paths:
+//  - the runtime itself is running on this thread: serve it from the internal allocator;
+//  - not recording (trace closed, or could not be opened): forward untouched;
+//  - recording: forward, then record (releases are stamped before the real release; see
+//    event_recorder.h).
+// C++ operator new/delete are not interposed: libstdc++ implements every form of them on top of
+// malloc/aligned_alloc/free, so they arrive here with the operator in the stack.
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+
+#include "damon_prof/trace_format.h"
+#include "event_recorder.h"
+#include "internal_alloc.h"
+#include "real_functions.h"
+#include "runtime_state.h"
+#include "thread_state.h"
+
+using dprof::real;
+using dprof::thread_state;
+namespace internal_alloc = dprof::internal_alloc;
+namespace recorder = dprof::recorder;
+
+namespace {
+
+inline bool inside_runtime() { return thread_state().in_runtime != 0; }
+
+template <typename Allocate>
+void* allocate_and_record(uint16_t function, size_t size, Allocate&& allocate) {
+  if (!dprof::recording_active()) return allocate();
+  void* block = allocate();
+  if (block != nullptr) recorder::record_alloc(function, block, size);
+  return block;
+}
+
+// Shared by realloc and reallocarray: `resize` calls the real function.
+template <typename Resize>
+void* resize_and_record(uint16_t function, void* block, size_t size, Resize&& resize) {
+  if (!dprof::recording_active()) return resize();
+  if (block == nullptr) return allocate_and_record(function, size, resize);
+  recorder::ReleaseEvent event(/*capture_stack=*/true);
+  void* resized = resize();
+  if (resized != nullptr) {
+    event.free_done(function, block);
+    event.alloc_done(function, resized, size);
+  } else if (size == 0) {
+    event.free_done(function, block);  // glibc: realloc(p, 0) frees p and returns NULL
+  }
+  return resized;
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) void* malloc(size_t size) {
+  if (inside_runtime()) return internal_alloc::allocate(size);
+  return allocate_and_record(DPROF_FN_MALLOC, size, [&] { return real().malloc(size); });
+}
+
+__attribute__((visibility("default"))) void free(void* block) {
+  if (block == nullptr) return;
+  if (internal_alloc::owns(block)) {
+    internal_alloc::release(block);
+    return;
+  }
+  if (inside_runtime() || !dprof::recording_active()) {
+    real().free(block);
+    return;
+  }
+  recorder::ReleaseEvent event(/*capture_stack=*/false);
+  real().free(block);
+  event.free_done(DPROF_FN_FREE, block);
+}
+
+__attribute__((visibility("default"))) void* calloc(size_t count, size_t size) {
+  if (inside_runtime()) return internal_alloc::allocate_zeroed(count, size);
+  size_t total = 0;
+  if (__builtin_mul_overflow(count, size, &total)) total = SIZE_MAX;
+  return allocate_and_record(DPROF_FN_CALLOC, total, [&] { return real().calloc(count, size); });
+}
+
+__attribute__((visibility("default"))) void* realloc(void* block, size_t size) {
+  if (block != nullptr && internal_alloc::owns(block)) {
+    return internal_alloc::reallocate(block, size);
+  }
+  if (inside_runtime()) {
+    return block == nullptr ? internal_alloc::allocate(size) : real().realloc(block, size);
+  }
+  return resize_and_record(DPROF_FN_REALLOC, block, size,
+                           [&] { return real().realloc(block, size); });
+}
+
+__attribute__((visibility("default"))) void* reallocarray(void* block, size_t count, size_t size) {
+  size_t total = 0;
+  bool overflow = __builtin_mul_overflow(count, size, &total);
+  if (block != nullptr && internal_alloc::owns(block)) {
+    if (overflow) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    return internal_alloc::reallocate(block, total);
+  }
+  if (inside_runtime()) {
+    if (block != nullptr) return real().reallocarray(block, count, size);
+    if (overflow) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    return internal_alloc::allocate(total);
+  }
+  if (overflow) total = SIZE_MAX;
+  return resize_and_record(DPROF_FN_REALLOCARRAY, block, total,
+                           [&] { return real().reallocarray(block, count, size); });
+}
+
+__attribute__((visibility("default"))) void* memalign(size_t alignment, size_t size) {
+  if (inside_runtime()) return internal_alloc::allocate(size, alignment);
+  return allocate_and_record(DPROF_FN_MEMALIGN, size,
+                             [&] { return real().memalign(alignment, size); });
+}
+
+__attribute__((visibility("default"))) void* aligned_alloc(size_t alignment, size_t size) {
+  if (inside_runtime()) return internal_alloc::allocate(size, alignment);
+  return allocate_and_record(DPROF_FN_ALIGNED_ALLOC, size,
+                             [&] { return real().aligned_alloc(alignment, size); });
+}
+
+__attribute__((visibility("default"))) int posix_memalign(void** out, size_t alignment,
+                                                          size_t size) {
+  if (inside_runtime()) {
+    *out = internal_alloc::allocate(size, alignment);
+    return *out == nullptr ? ENOMEM : 0;
+  }
+  if (!dprof::recording_active()) return real().posix_memalign(out, alignment, size);
+  int result = real().posix_memalign(out, alignment, size);
+  if (result == 0 && *out != nullptr) recorder::record_alloc(DPROF_FN_POSIX_MEMALIGN, *out, size);
+  return result;
+}
+
+__attribute__((visibility("default"))) void* valloc(size_t size) {
+  if (inside_runtime()) return internal_alloc::allocate(size, 4096);
+  return allocate_and_record(DPROF_FN_VALLOC, size, [&] { return real().valloc(size); });
+}
+
+__attribute__((visibility("default"))) void* pvalloc(size_t size) {
+  if (inside_runtime()) return internal_alloc::allocate(size, 4096);
+  return allocate_and_record(DPROF_FN_PVALLOC, size, [&] { return real().pvalloc(size); });
+}
+
+__attribute__((visibility("default"))) size_t malloc_usable_size(void* block) {
+  if (block != nullptr && internal_alloc::owns(block)) return internal_alloc::usable_size(block);
+  return real().malloc_usable_size(block);
+}
+
+}  // extern "C"

@@ -1,0 +1,84 @@
+// Anonymous mappings made by the program are allocations too. The runtime's own mappings (made
+// while inside the runtime) and file mappings pass through unrecorded; munmap is recorded whatever
+// it unmaps, and the analyzer keeps only the parts that overlapped a recorded mapping.
+#include <stdarg.h>
+#include <sys/mman.h>
+
+#include "damon_prof/trace_format.h"
+#include "event_recorder.h"
+#include "real_functions.h"
+#include "runtime_state.h"
+#include "thread_state.h"
+
+using dprof::real;
+namespace recorder = dprof::recorder;
+
+namespace {
+
+bool pass_through() {
+  return !dprof::real_functions_ready() || dprof::thread_state().in_runtime != 0 ||
+         !dprof::recording_active();
+}
+
+void* raw_mmap(void* address, size_t length, int prot, int flags, int fd, off_t offset) {
+  long result = syscall(SYS_mmap, address, length, prot, flags, fd, offset);
+  return result == -1 ? MAP_FAILED : reinterpret_cast<void*>(result);
+}
+
+void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), void* address,
+                      size_t length, int prot, int flags, int fd, off_t offset) {
+  if (real_mmap == nullptr) return raw_mmap(address, length, prot, flags, fd, offset);
+  if ((flags & MAP_ANONYMOUS) == 0 || pass_through()) {
+    return real_mmap(address, length, prot, flags, fd, offset);
+  }
+  void* mapped = real_mmap(address, length, prot, flags, fd, offset);
+  if (mapped != MAP_FAILED) recorder::record_mmap(mapped, length, prot, flags);
+  return mapped;
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) void* mmap(void* address, size_t length, int prot,
+                                                  int flags, int fd, off_t offset) {
+  if (!dprof::real_functions_ready()) return raw_mmap(address, length, prot, flags, fd, offset);
+  return mmap_and_record(real().mmap, address, length, prot, flags, fd, offset);
+}
+
+__attribute__((visibility("default"))) void* mmap64(void* address, size_t length, int prot,
+                                                    int flags, int fd, off_t offset) {
+  if (!dprof::real_functions_ready()) return raw_mmap(address, length, prot, flags, fd, offset);
+  return mmap_and_record(real().mmap64, address, length, prot, flags, fd, offset);
+}
+
+__attribute__((visibility("default"))) int munmap(void* address, size_t length) {
+  if (!dprof::real_functions_ready()) return static_cast<int>(syscall(SYS_munmap, address, length));
+  if (pass_through()) return real().munmap(address, length);
+  recorder::ReleaseEvent event(/*capture_stack=*/false);
+  int result = real().munmap(address, length);
+  if (result == 0) event.munmap_done(DPROF_FN_MUNMAP, address, length);
+  return result;
+}
+
+__attribute__((visibility("default"))) void* mremap(void* old_address, size_t old_length,
+                                                    size_t new_length, int flags, ...) {
+  void* new_address = nullptr;
+  if ((flags & MREMAP_FIXED) != 0) {
+    va_list arguments;
+    va_start(arguments, flags);
+    new_address = va_arg(arguments, void*);
+    va_end(arguments);
+  }
+  if (pass_through()) return real().mremap(old_address, old_length, new_length, flags, new_address);
+  recorder::ReleaseEvent event(/*capture_stack=*/true);
+  void* moved = real().mremap(old_address, old_length, new_length, flags, new_address);
+  if (moved != MAP_FAILED) {
+    event.munmap_done(DPROF_FN_MREMAP, old_address, old_length);
+    // prot/flags unknown here: the analyzer keeps the new range only if the old one was tracked.
+    event.mmap_done(DPROF_FN_MREMAP, moved, new_length, -1, -1);
+  }
+  return moved;
+}
+
+}  // extern "C"

@@ -1,0 +1,27 @@
+// The runtime's own allocator. Everything the runtime (and the libraries it calls: libunwind, zstd,
+// the dynamic linker on its behalf) allocates comes from here, never from the program's malloc, so
+// that profiling does not change the program's heap and cannot recurse into the hooks.
+//
+// All of its memory lies in one reserved address range, so `owns()` tells in two comparisons
+// whether a pointer handed to free()/realloc() is ours.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace dprof::internal_alloc {
+
+void* allocate(size_t size, size_t alignment = 16);
+void* allocate_zeroed(size_t count, size_t size);
+void* reallocate(void* block, size_t size);
+void release(void* block);
+size_t usable_size(const void* block);
+bool owns(const void* block);
+// Bytes currently handed out (for the trace's account of the runtime's own memory).
+size_t bytes_in_use();
+
+// Fork handling: hold every lock across fork() so the child never inherits one held.
+void lock_all_for_fork();
+void unlock_all_after_fork(bool in_child);
+
+}  // namespace dprof::internal_alloc

@@ -1,0 +1,276 @@
+// Start-up, fork, exec and exit of the runtime. See runtime_state.h.
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "byte_writer.h"
+#include "damon_prof/trace_format.h"
+#include "event_recorder.h"
+#include "internal_alloc.h"
+#include "module_map.h"
+#include "output_file.h"
+#include "real_functions.h"
+#include "runtime_state.h"
+#include "stack_table.h"
+#include "sys.h"
+#include "thread_ring.h"
+#include "thread_state.h"
+#include "trace_writer.h"
+
+#ifndef DAMON_PROF_VERSION
+#define DAMON_PROF_VERSION "0.0.0"
+#endif
+
+namespace dprof {
+
+__thread ThreadState tls_thread_state __attribute__((tls_model("initial-exec"))) = {};
+
+namespace {
+
+std::atomic<int> g_status{static_cast<int>(RuntimeStatus::kUninitialized)};
+pthread_key_t g_thread_key;
+bool g_thread_key_created = false;
+bool g_atfork_registered = false;
+pid_t g_traced_pid = 0;
+bool g_is_fork_child = false;
+std::atomic<bool> g_exit_status_known{false};
+std::atomic<int> g_exit_status{0};
+bool g_verbose = false;
+
+void verbose(const char* message, const char* detail) {
+  if (!g_verbose) return;
+  char line[1024];
+  int length = snprintf(line, sizeof(line), "damon-prof[%d]: %s%s\n", sys::current_pid(),
+                        message, detail == nullptr ? "" : detail);
+  if (length > 0) sys::write_all(2, line, static_cast<size_t>(length) < sizeof(line)
+                                              ? static_cast<size_t>(length)
+                                              : sizeof(line) - 1);
+}
+
+uint64_t env_milliseconds(const char* name, uint64_t fallback) {
+  const char* text = getenv(name);
+  if (text == nullptr || text[0] == '\0') return fallback;
+  char* end = nullptr;
+  unsigned long long value = strtoull(text, &end, 10);
+  if (end == text || *end != '\0' || value == 0 || value > 3600000) return fallback;
+  return value * 1000000ull;
+}
+
+void on_thread_exit(void* ring) {
+  if (ring == nullptr) return;
+  ring_registry::mark_exited(static_cast<Ring*>(ring));
+  thread_state().ring = nullptr;
+}
+
+// Reads a whole small /proc file into `buffer`; returns the byte count.
+size_t read_proc_file(const char* path, char* buffer, size_t capacity) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t total = 0;
+  while (total < capacity) {
+    ssize_t length = read(fd, buffer + total, capacity - total);
+    if (length <= 0) break;
+    total += static_cast<size_t>(length);
+  }
+  close(fd);
+  return total;
+}
+
+size_t encode_process_record(uint8_t* out, size_t capacity, bool replaced_earlier_image) {
+  auto* body = static_cast<uint8_t*>(internal_alloc::allocate(capacity));
+  auto* text = static_cast<char*>(internal_alloc::allocate(8192));
+  if (body == nullptr || text == nullptr) return 0;
+  ByteWriter writer(body, capacity);
+  writer.u64(static_cast<uint64_t>(g_traced_pid));
+  writer.u64(static_cast<uint64_t>(getppid()));
+  writer.u64(sys::realtime_ns());
+  writer.u64(static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
+  uint64_t flags = 0;
+  if (g_is_fork_child) flags |= DPROF_PROCESS_FORKED;
+  if (replaced_earlier_image) flags |= DPROF_PROCESS_EXECED;
+  writer.u64(flags);
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  writer.str(host);
+  ssize_t exe_length = readlink("/proc/self/exe", text, 4095);
+  writer.bytes(text, exe_length > 0 ? static_cast<size_t>(exe_length) : 0);
+  size_t cmdline_length = read_proc_file("/proc/self/cmdline", text, 8191);
+  writer.bytes(text, cmdline_length);
+  writer.str(DAMON_PROF_VERSION);
+  int options_length = snprintf(text, 8192, "flush_interval_ms=%llu%csample_interval_ms=%llu",
+                                static_cast<unsigned long long>(
+                                    env_milliseconds("DAMON_PROF_FLUSH_INTERVAL", 1000000000ull) /
+                                    1000000ull),
+                                '\0',
+                                static_cast<unsigned long long>(
+                                    env_milliseconds("DAMON_PROF_SAMPLE_INTERVAL", 100000000ull) /
+                                    1000000ull));
+  writer.bytes(text, options_length > 0 ? static_cast<size_t>(options_length) : 0);
+  ByteWriter record(out, capacity);
+  record.u64(DPROF_REC_PROCESS);
+  record.bytes(body, writer.size());
+  internal_alloc::release(body);
+  internal_alloc::release(text);
+  return writer.overflowed() || record.overflowed() ? 0 : record.size();
+}
+
+void before_fork() {
+  if (g_status.load() != static_cast<int>(RuntimeStatus::kActive)) return;
+  internal_alloc::lock_all_for_fork();
+  module_map::lock_for_fork();
+}
+
+void after_fork_in_parent() {
+  if (g_status.load() != static_cast<int>(RuntimeStatus::kActive)) return;
+  module_map::unlock_after_fork(false);
+  internal_alloc::unlock_all_after_fork(false);
+}
+
+void after_fork_in_child() {
+  if (g_status.load() != static_cast<int>(RuntimeStatus::kActive)) return;
+  module_map::unlock_after_fork(true);
+  internal_alloc::unlock_all_after_fork(true);
+  // The child writes its own trace, from nothing: no rings, stacks or modules of the parent's.
+  stack_table::reset();
+  ring_registry::reset_after_fork();
+  module_map::reset();
+  trace_writer::forget_after_fork();
+  thread_state().ring = nullptr;
+  g_is_fork_child = true;
+  // The trace is only created if the child records something (a fork that execs at once leaves
+  // no empty file behind).
+  g_status.store(static_cast<int>(RuntimeStatus::kForkPending));
+}
+
+bool initialize() {
+  RuntimeScope scope;
+  resolve_real_functions();
+  g_verbose = getenv("DAMON_PROF_VERBOSE") != nullptr;
+  if (!g_thread_key_created) {
+    if (pthread_key_create(&g_thread_key, on_thread_exit) != 0) return false;
+    g_thread_key_created = true;
+  }
+  g_traced_pid = sys::current_pid();
+  recorder::set_time_origin(sys::monotonic_ns());
+  char path[4096];
+  bool replaced_earlier_image = false;
+  int fd = output_file::create(path, sizeof(path), &replaced_earlier_image);
+  if (fd < 0) {
+    verbose("cannot create the trace file, not recording: ", strerror(errno));
+    return false;
+  }
+  constexpr size_t kRecordCapacity = 32768;
+  auto* record = static_cast<uint8_t*>(internal_alloc::allocate(kRecordCapacity));
+  size_t record_size =
+      record == nullptr ? 0 : encode_process_record(record, kRecordCapacity, replaced_earlier_image);
+  trace_writer::Settings settings{};
+  settings.drain_interval_ns = 10000000ull;
+  settings.flush_interval_ns = env_milliseconds("DAMON_PROF_FLUSH_INTERVAL", 1000000000ull);
+  settings.sample_interval_ns = env_milliseconds("DAMON_PROF_SAMPLE_INTERVAL", 100000000ull);
+  settings.compression_level = 3;
+  bool started = record_size != 0 && trace_writer::start(fd, settings, record, record_size);
+  internal_alloc::release(record);
+  if (!started) {
+    close(fd);
+    verbose("cannot start the trace writer, not recording", nullptr);
+    return false;
+  }
+  if (!g_atfork_registered) {
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+    g_atfork_registered = true;
+  }
+  install_fatal_signal_handlers();
+  verbose("recording to ", path);
+  return true;
+}
+
+void push_record(uint32_t type, const uint8_t* body, size_t length) {
+  RuntimeScope scope;
+  Ring* ring = recorder::ring_for_this_thread();
+  if (ring == nullptr) return;
+  uint8_t buffer[512];
+  ByteWriter record(buffer, sizeof(buffer));
+  record.u64(type);
+  record.bytes(body, length);
+  if (!record.overflowed()) recorder::push_raw_record(ring, buffer, record.size());
+}
+
+}  // namespace
+
+pthread_key_t runtime_thread_key() { return g_thread_key; }
+
+bool recording_active() {
+  int status = g_status.load(std::memory_order_acquire);
+  if (status == static_cast<int>(RuntimeStatus::kActive)) return true;
+  if (status != static_cast<int>(RuntimeStatus::kUninitialized) &&
+      status != static_cast<int>(RuntimeStatus::kForkPending)) {
+    return false;
+  }
+  if (!g_status.compare_exchange_strong(status, static_cast<int>(RuntimeStatus::kInitializing))) {
+    return g_status.load() == static_cast<int>(RuntimeStatus::kActive);
+  }
+  bool ok = initialize();
+  g_status.store(static_cast<int>(ok ? RuntimeStatus::kActive : RuntimeStatus::kDisabled),
+                 std::memory_order_release);
+  return ok;
+}
+
+void note_exit_status(int status) {
+  g_exit_status.store(status);
+  g_exit_status_known.store(true);
+}
+
+void finish_trace(uint32_t how, int64_t code) {
+  int expected = static_cast<int>(RuntimeStatus::kActive);
+  if (!g_status.compare_exchange_strong(expected, static_cast<int>(RuntimeStatus::kFinished))) {
+    return;
+  }
+  trace_writer::finish(how, code);
+}
+
+void prepare_for_exec() {
+  // A vfork child shares the parent's memory: it must not touch the parent's trace.
+  if (sys::current_pid() != g_traced_pid) return;
+  if (g_status.load() != static_cast<int>(RuntimeStatus::kActive)) return;
+  uint8_t body[32];
+  ByteWriter writer(body, sizeof(body));
+  writer.u64(recorder::now_ns());
+  writer.u64(DPROF_END_EXEC);
+  writer.s64(0);
+  writer.u64(ring_registry::dropped_events());
+  push_record(DPROF_REC_END, body, writer.size());
+  trace_writer::flush_and_wait();
+}
+
+void exec_failed() {
+  if (sys::current_pid() != g_traced_pid) return;
+  if (g_status.load() != static_cast<int>(RuntimeStatus::kActive)) return;
+  int saved = errno;
+  uint8_t body[96];
+  ByteWriter writer(body, sizeof(body));
+  writer.u64(recorder::now_ns());
+  writer.u64(1);
+  writer.str("exec failed; the process and its trace go on");
+  push_record(DPROF_REC_DIAGNOSTIC, body, writer.size());
+  errno = saved;
+}
+
+namespace {
+
+__attribute__((constructor)) void on_load() { recording_active(); }
+
+__attribute__((destructor)) void on_unload() {
+  if (g_exit_status_known.load()) {
+    finish_trace(DPROF_END_EXIT, g_exit_status.load());
+  } else {
+    finish_trace(DPROF_END_UNKNOWN_STATUS, 0);
+  }
+}
+
+}  // namespace
+}  // namespace dprof

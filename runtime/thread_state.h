@@ -1,0 +1,38 @@
+// Per-thread runtime state, in initial-exec TLS so that reaching it never calls into the dynamic
+// linker (which may allocate) and costs one instruction.
+#pragma once
+
+#include <errno.h>
+
+namespace dprof {
+
+struct Ring;
+
+struct ThreadState {
+  Ring* ring;
+  // Non-zero while the runtime itself runs on this thread: any allocation made meanwhile (by
+  // libunwind, the dynamic linker, zstd, ...) is the runtime's and goes to the internal allocator.
+  int in_runtime;
+  int key_registered;
+};
+
+extern __thread ThreadState tls_thread_state __attribute__((tls_model("initial-exec")));
+
+inline ThreadState& thread_state() { return tls_thread_state; }
+
+// Marks a stretch of runtime work on this thread and keeps the program's errno intact across it.
+class RuntimeScope {
+ public:
+  RuntimeScope() : saved_errno_(errno) { ++tls_thread_state.in_runtime; }
+  ~RuntimeScope() {
+    --tls_thread_state.in_runtime;
+    errno = saved_errno_;
+  }
+  RuntimeScope(const RuntimeScope&) = delete;
+  RuntimeScope& operator=(const RuntimeScope&) = delete;
+
+ private:
+  int saved_errno_;
+};
+
+}  // namespace dprof

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages damon-prof needs to build and test, and only those that are
+# missing. Debian 12 (bookworm); run as root (or with sudo available). Nothing is downloaded from
+# anywhere but Debian's archive.
+#
+#   scripts/install-deps.sh           build + test dependencies
+#   scripts/install-deps.sh --bench   also what the benchmarks compare against (heaptrack)
+set -euo pipefail
+
+packages=(
+  cmake make g++ pkg-config
+  libunwind-dev libzstd-dev libdw-dev libelf-dev
+  libgtest-dev libgmock-dev nlohmann-json3-dev
+  zstd binutils
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(heaptrack hyperfine)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then
+    sudo_cmd=(sudo)
+  else
+    echo "install-deps: missing packages (${missing[*]}) and not root; install them as root" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

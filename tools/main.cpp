@@ -1,0 +1,58 @@
+// damon-prof: run a program under the profiler (the default verb, "record") or analyze a trace.
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+
+#ifndef DAMON_PROF_VERSION
+#define DAMON_PROF_VERSION "0.0.0"
+#endif
+
+namespace {
+
+const char kUsage[] =
+    "usage: damon-prof [record] [options] [--] PROGRAM [ARGS...]\n"
+    "       damon-prof report TRACE [--format text|json] [--top N] [--salvage] [-o FILE]\n"
+    "       damon-prof help | --version\n"
+    "\n"
+    "record (the default verb) runs PROGRAM with the damon-prof runtime preloaded, writes\n"
+    "PROGRAM.PID.dprof in the current directory and prints a short summary.\n"
+    "  -o, --output PATH      write the trace to PATH (never overwrites an existing file)\n"
+    "  -q, --quiet            print no summary at the end\n"
+    "  --flush-interval MS    longest time recorded data waits before reaching the file\n"
+    "                         (bounds what a kill -9 loses; default 1000)\n"
+    "\n"
+    "report analyzes a trace: totals, peak heap, leaks, temporary allocations and the top\n"
+    "allocation sites with their call stacks.\n"
+    "  --format text|json     output format (JSON schema: docs/json-schema.md)\n"
+    "  --top N                sites per ranking (text, default 10) or listed (json, default all)\n"
+    "  --salvage              skip corrupt frames instead of failing\n"
+    "  -o, --output FILE      write the report to FILE instead of standard output\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> arguments(argv + 1, argv + argc);
+  if (arguments.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string& verb = arguments.front();
+  if (verb == "help" || verb == "--help" || verb == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (verb == "--version" || verb == "version") {
+    std::cout << "damon-prof " << DAMON_PROF_VERSION << "\n";
+    return 0;
+  }
+  if (verb == "report") {
+    return dprof::tools::report_command({arguments.begin() + 1, arguments.end()});
+  }
+  if (verb == "record") {
+    return dprof::tools::record_command({arguments.begin() + 1, arguments.end()});
+  }
+  return dprof::tools::record_command(arguments);
+}

@@ -1,0 +1,178 @@
+// The launcher: checks the program, runs it with the runtime preloaded, passes its exit status
+// (or its fatal signal) on, and summarizes the trace it wrote.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include "analysis.h"
+#include "commands.h"
+#include "program_check.h"
+#include "report.h"
+#include "trace_error.h"
+
+namespace dprof::tools {
+namespace {
+
+pid_t g_child = 0;
+
+void forward_signal(int signal_number) {
+  if (g_child > 0) kill(g_child, signal_number);
+}
+
+std::string basename_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string absolute_directory_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string directory = slash == std::string::npos ? "." : path.substr(0, slash);
+  if (directory.empty()) directory = "/";
+  char resolved[PATH_MAX];
+  if (realpath(directory.c_str(), resolved) == nullptr) return directory;
+  return resolved;
+}
+
+[[noreturn]] void exec_child(const ProgramCheck& program, const std::vector<std::string>& argv,
+                             const std::string& runtime, const std::string& output,
+                             const std::string& output_dir, const std::string& flush_interval,
+                             int error_pipe) {
+  std::string preload = runtime;
+  if (const char* existing = std::getenv("LD_PRELOAD"); existing != nullptr && *existing) {
+    preload += std::string(":") + existing;
+  }
+  setenv("LD_PRELOAD", preload.c_str(), 1);
+  std::string path = output.empty() ? output_dir + "/" + basename_of(argv[0]) + "." +
+                                          std::to_string(getpid()) + ".dprof"
+                                    : output;
+  setenv("DAMON_PROF_OUTPUT", path.c_str(), 1);
+  setenv("DAMON_PROF_OUTPUT_PID", std::to_string(getpid()).c_str(), 1);
+  setenv("DAMON_PROF_OUTPUT_DIR", output_dir.c_str(), 1);
+  if (!flush_interval.empty()) setenv("DAMON_PROF_FLUSH_INTERVAL", flush_interval.c_str(), 1);
+  std::vector<char*> raw;
+  for (const std::string& argument : argv) raw.push_back(const_cast<char*>(argument.c_str()));
+  raw.push_back(nullptr);
+  execv(program.path.c_str(), raw.data());
+  int error = errno;
+  ssize_t ignored = write(error_pipe, &error, sizeof(error));
+  (void)ignored;
+  _exit(127);
+}
+
+[[noreturn]] void die_like(int signal_number) {
+  // The program died of this signal: so does damon-prof, for whoever waits on us, without a
+  // second core dump.
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  signal(signal_number, SIG_DFL);
+  sigset_t unblock;
+  sigemptyset(&unblock);
+  sigaddset(&unblock, signal_number);
+  sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
+  raise(signal_number);
+  _exit(128 + signal_number);
+}
+
+}  // namespace
+
+int record_command(const std::vector<std::string>& arguments) {
+  std::string output;
+  std::string flush_interval;
+  bool quiet = false;
+  size_t index = 0;
+  for (; index < arguments.size(); ++index) {
+    const std::string& argument = arguments[index];
+    if (argument == "--") {
+      ++index;
+      break;
+    }
+    if (argument.empty() || argument[0] != '-') break;
+    if (argument == "-o" || argument == "--output") {
+      if (index + 1 >= arguments.size()) return fail(argument + " needs a file name");
+      output = arguments[++index];
+    } else if (argument == "-q" || argument == "--quiet") {
+      quiet = true;
+    } else if (argument == "--flush-interval") {
+      if (index + 1 >= arguments.size()) return fail("--flush-interval needs milliseconds");
+      flush_interval = arguments[++index];
+      char* end = nullptr;
+      long long value = std::strtoll(flush_interval.c_str(), &end, 10);
+      if (flush_interval.empty() || *end != '\0' || value < 1 || value > 3600000) {
+        return fail("--flush-interval " + flush_interval +
+                    ": expected milliseconds between 1 and 3600000");
+      }
+    } else {
+      return fail("unknown option " + argument + " (see damon-prof help)");
+    }
+  }
+  if (index >= arguments.size()) return fail("which program? usage: damon-prof [record] PROGRAM [ARGS...]");
+  std::vector<std::string> program_argv(arguments.begin() + static_cast<std::ptrdiff_t>(index),
+                                        arguments.end());
+  ProgramCheck program = check_program(program_argv[0]);
+  if (!program.error.empty()) return fail(program.error);
+  std::string runtime_error;
+  std::string runtime = locate_runtime(&runtime_error);
+  if (runtime.empty()) return fail(runtime_error);
+  if (!output.empty()) {
+    struct stat status;
+    if (lstat(output.c_str(), &status) == 0) {
+      return fail(output + ": already exists (damon-prof never overwrites a file; choose another -o)");
+    }
+    int probe = open(output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (probe < 0) return fail(output + ": cannot create the trace: " + std::strerror(errno));
+    close(probe);
+    unlink(output.c_str());
+  }
+  std::string output_dir = absolute_directory_of(output.empty() ? "./x" : output);
+
+  int error_pipe[2];
+  if (pipe2(error_pipe, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
+  pid_t child = fork();
+  if (child < 0) return fail(std::string("cannot start the program: ") + std::strerror(errno));
+  if (child == 0) {
+    close(error_pipe[0]);
+    exec_child(program, program_argv, runtime, output, output_dir, flush_interval, error_pipe[1]);
+  }
+  g_child = child;
+  close(error_pipe[1]);
+  // Keyboard signals reach the program through the terminal; damon-prof stays to write the
+  // summary. Signals sent to damon-prof alone are passed on.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  for (int forwarded : {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) signal(forwarded, forward_signal);
+  int exec_error = 0;
+  ssize_t got = read(error_pipe[0], &exec_error, sizeof(exec_error));
+  close(error_pipe[0]);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (got == static_cast<ssize_t>(sizeof(exec_error))) {
+    return fail(program_argv[0] + ": cannot execute: " + std::strerror(exec_error));
+  }
+  std::string trace = output.empty() ? output_dir + "/" + basename_of(program_argv[0]) + "." +
+                                           std::to_string(child) + ".dprof"
+                                     : output;
+  if (!quiet) {
+    try {
+      analyzer::Analysis analysis = analyzer::analyze_trace(trace);
+      analyzer::write_short_summary(std::cerr, analysis);
+      std::cerr << "damon-prof: trace written to " << trace << " (damon-prof report " << trace
+                << ")\n";
+    } catch (const analyzer::TraceError& error) {
+      std::cerr << "damon-prof: " << trace << ": " << error.what() << "\n";
+    }
+  }
+  if (WIFSIGNALED(status)) die_like(WTERMSIG(status));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+}  // namespace dprof::tools
