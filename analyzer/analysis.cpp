@@ -104,14 +104,15 @@ bool is_allocation_machinery(const std::string& function) {
       "calloc",        "realloc",         "reallocarray", "free",         "memalign",
       "posix_memalign", "aligned_alloc",  "valloc",       "pvalloc",      "__libc_malloc",
       "__libc_calloc", "__libc_realloc",  "__libc_memalign", "mmap",      "mmap64",
-      "mremap",        "__mmap",
+      "mremap",        "__mmap",          "__cxa_allocate_exception",
+      "__cxa_allocate_dependent_exception",
   };
   for (const char* prefix : kPrefixes) {
     size_t length = std::char_traits<char>::length(prefix);
     if (function.compare(0, length, prefix) != 0) continue;
-    // A whole name or a qualified/parenthesised continuation, not e.g. "freezer".
-    if (prefix[length - 1] == ':' || prefix[length - 1] == ' ' || function.size() == length ||
-        function[length] == '(' || function[length] == '<') {
+    // A whole name or its continuation ("operator new[](...)", "malloc(...)"), not "freezer".
+    if (prefix[length - 1] == ':' || function.size() == length || function[length] == '(' ||
+        function[length] == '<' || function[length] == '[' || function[length] == ' ') {
       return true;
     }
   }

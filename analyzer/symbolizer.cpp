@@ -39,6 +39,45 @@ std::string hex(const std::string& bytes) {
   return out;
 }
 
+// Follows DW_AT_abstract_origin and DW_AT_specification to the DIE that declares the function,
+// where its name and enclosing namespaces and classes are.
+Dwarf_Die declaration_of(Dwarf_Die die) {
+  for (int hops = 0; hops < 8; ++hops) {
+    Dwarf_Attribute attribute;
+    Dwarf_Die target;
+    if ((dwarf_attr(&die, DW_AT_abstract_origin, &attribute) != nullptr ||
+         dwarf_attr(&die, DW_AT_specification, &attribute) != nullptr) &&
+        dwarf_formref_die(&attribute, &target) != nullptr) {
+      die = target;
+    } else {
+      break;
+    }
+  }
+  return die;
+}
+
+// "ns::Class::method" from the declaration's enclosing scopes, for DIEs without a linkage name
+// (often the case for inlined instances).
+std::string qualified_name(Dwarf_Die die) {
+  Dwarf_Die declaration = declaration_of(die);
+  const char* base = dwarf_diename(&declaration);
+  if (base == nullptr) return {};
+  std::string name = base;
+  Dwarf_Die* scopes = nullptr;
+  int count = dwarf_getscopes_die(&declaration, &scopes);
+  for (int i = 1; i < count; ++i) {
+    int tag = dwarf_tag(&scopes[i]);
+    if (tag != DW_TAG_namespace && tag != DW_TAG_class_type && tag != DW_TAG_structure_type &&
+        tag != DW_TAG_union_type) {
+      continue;
+    }
+    const char* scope = dwarf_diename(&scopes[i]);
+    name = std::string(scope != nullptr ? scope : "(anonymous namespace)") + "::" + name;
+  }
+  std::free(scopes);
+  return name;
+}
+
 std::string die_function_name(Dwarf_Die* die) {
   Dwarf_Attribute attribute;
   for (int name_attribute : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
@@ -47,11 +86,7 @@ std::string die_function_name(Dwarf_Die* die) {
       if (linkage != nullptr) return demangle(linkage);
     }
   }
-  if (dwarf_attr_integrate(die, DW_AT_name, &attribute) != nullptr) {
-    const char* name = dwarf_formstring(&attribute);
-    if (name != nullptr) return name;
-  }
-  return {};
+  return qualified_name(*die);
 }
 
 }  // namespace

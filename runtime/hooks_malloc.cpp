@@ -25,10 +25,20 @@ namespace {
 
 inline bool inside_runtime() { return thread_state().in_runtime != 0; }
 
+// Forward without recording: the runtime is off, or this call is made by the real allocator
+// inside a call already being recorded.
+inline bool forward_only() {
+  return thread_state().in_real_call != 0 || !dprof::recording_active();
+}
+
 template <typename Allocate>
 void* allocate_and_record(uint16_t function, size_t size, Allocate&& allocate) {
-  if (!dprof::recording_active()) return allocate();
-  void* block = allocate();
+  if (forward_only()) return allocate();
+  void* block;
+  {
+    dprof::RealCallScope real_call;
+    block = allocate();
+  }
   if (block != nullptr) recorder::record_alloc(function, block, size);
   return block;
 }
@@ -36,10 +46,14 @@ void* allocate_and_record(uint16_t function, size_t size, Allocate&& allocate) {
 // Shared by realloc and reallocarray: `resize` calls the real function.
 template <typename Resize>
 void* resize_and_record(uint16_t function, void* block, size_t size, Resize&& resize) {
-  if (!dprof::recording_active()) return resize();
+  if (forward_only()) return resize();
   if (block == nullptr) return allocate_and_record(function, size, resize);
   recorder::ReleaseEvent event(/*capture_stack=*/true);
-  void* resized = resize();
+  void* resized;
+  {
+    dprof::RealCallScope real_call;
+    resized = resize();
+  }
   if (resized != nullptr) {
     event.free_done(function, block);
     event.alloc_done(function, resized, size);
@@ -64,12 +78,15 @@ __attribute__((visibility("default"))) void free(void* block) {
     internal_alloc::release(block);
     return;
   }
-  if (inside_runtime() || !dprof::recording_active()) {
+  if (inside_runtime() || forward_only()) {
     real().free(block);
     return;
   }
   recorder::ReleaseEvent event(/*capture_stack=*/false);
-  real().free(block);
+  {
+    dprof::RealCallScope real_call;
+    real().free(block);
+  }
   event.free_done(DPROF_FN_FREE, block);
 }
 
@@ -132,8 +149,12 @@ __attribute__((visibility("default"))) int posix_memalign(void** out, size_t ali
     *out = internal_alloc::allocate(size, alignment);
     return *out == nullptr ? ENOMEM : 0;
   }
-  if (!dprof::recording_active()) return real().posix_memalign(out, alignment, size);
-  int result = real().posix_memalign(out, alignment, size);
+  if (forward_only()) return real().posix_memalign(out, alignment, size);
+  int result;
+  {
+    dprof::RealCallScope real_call;
+    result = real().posix_memalign(out, alignment, size);
+  }
   if (result == 0 && *out != nullptr) recorder::record_alloc(DPROF_FN_POSIX_MEMALIGN, *out, size);
   return result;
 }

@@ -17,7 +17,7 @@ namespace {
 
 bool pass_through() {
   return !dprof::real_functions_ready() || dprof::thread_state().in_runtime != 0 ||
-         !dprof::recording_active();
+         dprof::thread_state().in_real_call != 0 || !dprof::recording_active();
 }
 
 void* raw_mmap(void* address, size_t length, int prot, int flags, int fd, off_t offset) {
@@ -31,7 +31,11 @@ void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), v
   if ((flags & MAP_ANONYMOUS) == 0 || pass_through()) {
     return real_mmap(address, length, prot, flags, fd, offset);
   }
-  void* mapped = real_mmap(address, length, prot, flags, fd, offset);
+  void* mapped;
+  {
+    dprof::RealCallScope real_call;
+    mapped = real_mmap(address, length, prot, flags, fd, offset);
+  }
   if (mapped != MAP_FAILED) recorder::record_mmap(mapped, length, prot, flags);
   return mapped;
 }
@@ -56,7 +60,11 @@ __attribute__((visibility("default"))) int munmap(void* address, size_t length) 
   if (!dprof::real_functions_ready()) return static_cast<int>(syscall(SYS_munmap, address, length));
   if (pass_through()) return real().munmap(address, length);
   recorder::ReleaseEvent event(/*capture_stack=*/false);
-  int result = real().munmap(address, length);
+  int result;
+  {
+    dprof::RealCallScope real_call;
+    result = real().munmap(address, length);
+  }
   if (result == 0) event.munmap_done(DPROF_FN_MUNMAP, address, length);
   return result;
 }
@@ -72,7 +80,11 @@ __attribute__((visibility("default"))) void* mremap(void* old_address, size_t ol
   }
   if (pass_through()) return real().mremap(old_address, old_length, new_length, flags, new_address);
   recorder::ReleaseEvent event(/*capture_stack=*/true);
-  void* moved = real().mremap(old_address, old_length, new_length, flags, new_address);
+  void* moved;
+  {
+    dprof::RealCallScope real_call;
+    moved = real().mremap(old_address, old_length, new_length, flags, new_address);
+  }
   if (moved != MAP_FAILED) {
     event.munmap_done(DPROF_FN_MREMAP, old_address, old_length);
     // prot/flags unknown here: the analyzer keeps the new range only if the old one was tracked.

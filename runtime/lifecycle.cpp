@@ -1,4 +1,5 @@
 // Start-up, fork, exec and exit of the runtime. See runtime_state.h.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -264,8 +265,20 @@ namespace {
 
 __attribute__((constructor)) void on_load() { recording_active(); }
 
+// libstdc++ keeps an emergency pool for exceptions that it never frees; like valgrind and
+// heaptrack, hand it back at a normal exit so that it is not reported as every C++ program's leak.
+void release_libstdcxx_pool() {
+  void* freeres;
+  {
+    RuntimeScope scope;
+    freeres = dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv");
+  }
+  if (freeres != nullptr) reinterpret_cast<void (*)()>(freeres)();
+}
+
 __attribute__((destructor)) void on_unload() {
   if (g_exit_status_known.load()) {
+    if (g_status.load() == static_cast<int>(RuntimeStatus::kActive)) release_libstdcxx_pool();
     finish_trace(DPROF_END_EXIT, g_exit_status.load());
   } else {
     finish_trace(DPROF_END_UNKNOWN_STATUS, 0);

@@ -13,7 +13,10 @@ struct ThreadState {
   // Non-zero while the runtime itself runs on this thread: any allocation made meanwhile (by
   // libunwind, the dynamic linker, zstd, ...) is the runtime's and goes to the internal allocator.
   int in_runtime;
-  int key_registered;
+  // Non-zero while a hook runs the real allocator: allocation calls that the allocator itself makes
+  // (glibc's reallocarray calls realloc, other allocators call malloc from memalign, ...) are
+  // part of the outer call and are forwarded unrecorded, so nothing is counted twice.
+  int in_real_call;
 };
 
 extern __thread ThreadState tls_thread_state __attribute__((tls_model("initial-exec")));
@@ -33,6 +36,15 @@ class RuntimeScope {
 
  private:
   int saved_errno_;
+};
+
+// Marks a call into the real allocator from a recording hook.
+class RealCallScope {
+ public:
+  RealCallScope() { ++tls_thread_state.in_real_call; }
+  ~RealCallScope() { --tls_thread_state.in_real_call; }
+  RealCallScope(const RealCallScope&) = delete;
+  RealCallScope& operator=(const RealCallScope&) = delete;
 };
 
 }  // namespace dprof

@@ -1,0 +1,235 @@
+// The damon-prof command's contract with its user: exit statuses, one-line errors naming the file
+// or option, and the JSON report's schema.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "damon_prof/trace_format.h"
+#include "integration_support.h"
+
+using namespace dprof::testing;
+
+namespace {
+
+int line_count(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// One recorded trace shared by the tests that need a real one.
+const std::string& recorded_trace() {
+  static TempDir* directory = new TempDir();
+  static std::string trace = [] {
+    std::string path = directory->file("exact.dprof");
+    run_command({damon_prof_binary(), "-q", "-o", path, test_program("exact_allocations")});
+    return path;
+  }();
+  return trace;
+}
+
+std::vector<char> bytes_of(const std::string& path) {
+  std::string content = read_file(path);
+  return {content.begin(), content.end()};
+}
+
+void write_bytes(const std::string& path, const std::vector<char>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace
+
+TEST(Cli, UsageAndVersion) {
+  CommandResult none = run_command({damon_prof_binary()});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("usage:"), std::string::npos);
+  CommandResult help = run_command({damon_prof_binary(), "help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("damon-prof report"), std::string::npos);
+  CommandResult version = run_command({damon_prof_binary(), "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out.rfind("damon-prof ", 0), 0u);
+}
+
+TEST(Cli, MissingProgramIsAClearError) {
+  TempDir directory;
+  CommandResult result =
+      run_command({damon_prof_binary(), "no-such-program-xyz"}, {}, directory.path());
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, "damon-prof: no-such-program-xyz: no such program (not found in PATH)\n");
+  EXPECT_TRUE(directory.files_ending_with(".dprof").empty());
+  CommandResult path = run_command({damon_prof_binary(), "./nothing-here"}, {}, directory.path());
+  EXPECT_EQ(path.exit_code, 2);
+  EXPECT_EQ(line_count(path.err), 1);
+  EXPECT_NE(path.err.find("./nothing-here"), std::string::npos);
+}
+
+TEST(Cli, StaticBinaryCannotBePreloaded) {
+  CommandResult result = run_command({damon_prof_binary(), test_program("static_program")});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(line_count(result.err), 1);
+  EXPECT_NE(result.err.find("statically linked"), std::string::npos) << result.err;
+}
+
+TEST(Cli, NonExecutableAndNotAProgram) {
+  TempDir directory;
+  std::string text = directory.file("notes.txt");
+  write_bytes(text, {'h', 'i', '\n'});
+  CommandResult result = run_command({damon_prof_binary(), text});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("not executable"), std::string::npos) << result.err;
+}
+
+TEST(Cli, NeverOverwritesAnExistingFile) {
+  TempDir directory;
+  std::string existing = directory.file("keep.dprof");
+  write_bytes(existing, {'k', 'e', 'e', 'p'});
+  CommandResult result =
+      run_command({damon_prof_binary(), "-o", existing, test_program("crasher"), "exit", "0"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("already exists"), std::string::npos);
+  EXPECT_EQ(read_file(existing), "keep");
+}
+
+TEST(Cli, DefaultTraceNameIsProgramDotPidInTheCurrentDirectory) {
+  TempDir directory;
+  CommandResult result =
+      run_command({damon_prof_binary(), test_program("crasher"), "exit", "0"}, {}, directory.path());
+  EXPECT_EQ(result.exit_code, 0);
+  auto traces = directory.files_ending_with(".dprof");
+  ASSERT_EQ(traces.size(), 1u);
+  std::string name = traces[0].substr(traces[0].rfind('/') + 1);
+  EXPECT_EQ(name.rfind("crasher.", 0), 0u) << name;
+  EXPECT_NE(result.err.find(name), std::string::npos);
+}
+
+TEST(Cli, BadOptionsNameTheOption) {
+  CommandResult format = run_command({damon_prof_binary(), "report", recorded_trace(), "--format", "xml"});
+  EXPECT_EQ(format.exit_code, 2);
+  EXPECT_NE(format.err.find("--format xml"), std::string::npos);
+  CommandResult top = run_command({damon_prof_binary(), "report", recorded_trace(), "--top", "ten"});
+  EXPECT_EQ(top.exit_code, 2);
+  EXPECT_NE(top.err.find("--top ten"), std::string::npos);
+  CommandResult unknown = run_command({damon_prof_binary(), "--frobnicate", "ls"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("--frobnicate"), std::string::npos);
+  CommandResult flush = run_command({damon_prof_binary(), "--flush-interval", "0", "ls"});
+  EXPECT_EQ(flush.exit_code, 2);
+  EXPECT_NE(flush.err.find("--flush-interval"), std::string::npos);
+}
+
+TEST(Cli, ReportRejectsWhatIsNotATrace) {
+  TempDir directory;
+  std::string text = directory.file("notes.txt");
+  write_bytes(text, {'n', 'o', 't', ' ', 'a', ' ', 't', 'r', 'a', 'c', 'e', '\n'});
+  CommandResult result = run_command({damon_prof_binary(), "report", text});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.err, "damon-prof: " + text + ": not a damon-prof trace (no trace header)\n");
+  CommandResult missing = run_command({damon_prof_binary(), "report", directory.file("gone.dprof")});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(line_count(missing.err), 1);
+  EXPECT_NE(missing.err.find("gone.dprof"), std::string::npos);
+}
+
+TEST(Cli, CorruptFrameFailsUnlessSalvaging) {
+  TempDir directory;
+  auto bytes = bytes_of(recorded_trace());
+  ASSERT_GT(bytes.size(), 200u);
+  std::string damaged = directory.file("damaged.dprof");
+  bytes[sizeof(dprof_file_header) + sizeof(dprof_frame_header) + 40] ^= 0x55;
+  write_bytes(damaged, bytes);
+  CommandResult result = run_command({damon_prof_binary(), "report", damaged});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(line_count(result.err), 1);
+  EXPECT_NE(result.err.find("corrupt"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find(damaged), std::string::npos);
+  CommandResult salvaged = run_command({damon_prof_binary(), "report", "--salvage", damaged});
+  EXPECT_EQ(salvaged.exit_code, 0) << salvaged.err;
+  EXPECT_NE(salvaged.out.find("corrupt frames skipped"), std::string::npos);
+}
+
+TEST(Cli, FutureFormatVersionIsRefused) {
+  TempDir directory;
+  auto bytes = bytes_of(recorded_trace());
+  bytes[offsetof(dprof_file_header, version_major)] = DPROF_VERSION_MAJOR + 1;
+  std::string future = directory.file("future.dprof");
+  write_bytes(future, bytes);
+  CommandResult result = run_command({damon_prof_binary(), "report", future});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(line_count(result.err), 1);
+  EXPECT_NE(result.err.find("newer than this damon-prof reads"), std::string::npos);
+}
+
+TEST(Cli, TruncatedTraceIsReportedWithAWarning) {
+  TempDir directory;
+  auto bytes = bytes_of(recorded_trace());
+  bytes.resize(bytes.size() - 7);
+  std::string cut = directory.file("cut.dprof");
+  write_bytes(cut, bytes);
+  CommandResult result = run_command({damon_prof_binary(), "report", cut});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_NE(result.err.find("incomplete"), std::string::npos) << result.err;
+}
+
+TEST(Cli, JsonReportFollowsTheDocumentedSchema) {
+  CommandResult result =
+      run_command({damon_prof_binary(), "report", recorded_trace(), "--format", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto report = nlohmann::json::parse(result.out);
+  const auto& summary = report["summary"];
+  for (const char* field : {"total_alloc_count", "total_alloc_bytes", "peak_heap_bytes",
+                            "peak_time_ns", "leaked_bytes", "leaked_count", "temporary_count",
+                            "peak_rss_bytes"}) {
+    ASSERT_TRUE(summary.contains(field)) << field;
+    EXPECT_TRUE(summary[field].is_number_unsigned()) << field;
+  }
+  EXPECT_GT(summary["peak_rss_bytes"].get<uint64_t>(), 0u);
+  ASSERT_TRUE(report["sites"].is_array());
+  ASSERT_FALSE(report["sites"].empty());
+  bool found = false;
+  for (const auto& site : report["sites"]) {
+    for (const char* field : {"alloc_count", "alloc_bytes", "peak_bytes", "leaked_bytes",
+                              "leaked_count", "temporary_count"}) {
+      ASSERT_TRUE(site[field].is_number_unsigned()) << field;
+    }
+    const auto& frames = site["frames"];
+    ASSERT_TRUE(frames.is_array());
+    for (const auto& frame : frames) {
+      for (const char* field : {"function", "file", "line", "module"}) {
+        ASSERT_TRUE(frame.contains(field)) << field;
+      }
+    }
+    if (site["alloc_count"] == 5 && site["alloc_bytes"] == 500) {
+      // via_calloc: innermost first, so via_calloc comes before main.
+      found = true;
+      std::vector<std::string> functions;
+      for (const auto& frame : frames) {
+        functions.push_back(frame["function"].is_string() ? frame["function"].get<std::string>() : "");
+      }
+      auto callee = std::find_if(functions.begin(), functions.end(),
+                                 [](const std::string& f) { return f.find("via_calloc") != std::string::npos; });
+      auto caller = std::find(functions.begin(), functions.end(), "main");
+      ASSERT_NE(callee, functions.end());
+      ASSERT_NE(caller, functions.end());
+      EXPECT_LT(callee, caller);
+      EXPECT_NE(site["name"].get<std::string>().find("via_calloc"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(found);
+  CommandResult top = run_command(
+      {damon_prof_binary(), "report", recorded_trace(), "--format", "json", "--top", "3"});
+  EXPECT_EQ(nlohmann::json::parse(top.out)["sites"].size(), 3u);
+}
+
+TEST(Cli, TextReportToAFile) {
+  TempDir directory;
+  std::string out = directory.file("report.txt");
+  CommandResult result = run_command({damon_prof_binary(), "report", recorded_trace(), "-o", out});
+  EXPECT_EQ(result.exit_code, 0);
+  std::string text = read_file(out);
+  EXPECT_NE(text.find("TOP SITES BY PEAK HEAP"), std::string::npos);
+  EXPECT_NE(text.find("TOP SITES BY LEAKED BYTES"), std::string::npos);
+  EXPECT_NE(text.find("leak_in_thread"), std::string::npos);
+  EXPECT_EQ(text.find("\033["), std::string::npos);  // no colour in files
+}

@@ -1,0 +1,173 @@
+#include "heap_model.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include "damon_prof/trace_format.h"
+
+using dprof::analyzer::Event;
+using dprof::analyzer::EventKind;
+using dprof::analyzer::HeapModel;
+
+namespace {
+
+Event alloc(uint64_t time, uint64_t address, uint64_t size, uint64_t stack, uint32_t thread = 0,
+            uint8_t function = DPROF_FN_MALLOC) {
+  Event event;
+  event.kind = EventKind::kAlloc;
+  event.time_ns = time;
+  event.address = address;
+  event.size = size;
+  event.stack_id = stack;
+  event.thread_index = thread;
+  event.function = function;
+  return event;
+}
+
+Event release(uint64_t time, uint64_t address, uint32_t thread = 0,
+              uint8_t function = DPROF_FN_FREE) {
+  Event event;
+  event.kind = EventKind::kFree;
+  event.time_ns = time;
+  event.address = address;
+  event.thread_index = thread;
+  event.function = function;
+  return event;
+}
+
+Event map(uint64_t time, uint64_t address, uint64_t length, uint64_t stack,
+          uint32_t prot = PROT_READ | PROT_WRITE, uint8_t function = DPROF_FN_MMAP) {
+  Event event;
+  event.kind = EventKind::kMmap;
+  event.time_ns = time;
+  event.address = address;
+  event.size = length;
+  event.stack_id = stack;
+  event.prot = prot;
+  event.function = function;
+  return event;
+}
+
+Event unmap(uint64_t time, uint64_t address, uint64_t length, uint8_t function = DPROF_FN_MUNMAP) {
+  Event event;
+  event.kind = EventKind::kMunmap;
+  event.time_ns = time;
+  event.address = address;
+  event.size = length;
+  event.function = function;
+  return event;
+}
+
+}  // namespace
+
+TEST(HeapModel, TotalsPeakAndLeaks) {
+  HeapModel heap;
+  heap.apply(alloc(1, 0x1000, 100, 1));
+  heap.apply(alloc(2, 0x2000, 300, 2));
+  heap.apply(release(3, 0x1000));
+  heap.apply(alloc(4, 0x3000, 50, 1));
+  const auto& totals = heap.totals();
+  EXPECT_EQ(totals.alloc_count, 3u);
+  EXPECT_EQ(totals.alloc_bytes, 450u);
+  EXPECT_EQ(totals.peak_bytes, 400u);
+  EXPECT_EQ(totals.peak_time_ns, 2u);
+  EXPECT_EQ(totals.live_bytes, 350u);
+  EXPECT_EQ(totals.live_count, 2u);
+  EXPECT_EQ(totals.free_count, 1u);
+}
+
+TEST(HeapModel, PerStackBytesAtTheGlobalPeakSumToThePeak) {
+  HeapModel heap;
+  heap.apply(alloc(1, 0x1000, 100, 1));
+  heap.apply(alloc(2, 0x2000, 200, 2));  // peak 300: stack 1 = 100, stack 2 = 200
+  heap.apply(release(3, 0x2000));
+  heap.apply(alloc(4, 0x3000, 150, 1));  // 250, below the peak
+  heap.apply(release(5, 0x1000));
+  const auto& stacks = heap.stacks();
+  EXPECT_EQ(heap.bytes_at_peak(stacks.at(1)), 100u);
+  EXPECT_EQ(heap.bytes_at_peak(stacks.at(2)), 200u);
+  heap.apply(alloc(6, 0x4000, 400, 2));  // new peak 550: stack 1 = 150, stack 2 = 400
+  EXPECT_EQ(heap.totals().peak_bytes, 550u);
+  EXPECT_EQ(heap.bytes_at_peak(stacks.at(1)), 150u);
+  EXPECT_EQ(heap.bytes_at_peak(stacks.at(2)), 400u);
+  heap.apply(release(7, 0x4000));
+  EXPECT_EQ(heap.bytes_at_peak(stacks.at(2)), 400u);
+  EXPECT_EQ(stacks.at(2).max_live_bytes, 400u);
+}
+
+TEST(HeapModel, TemporaryMeansNoAllocationInBetweenOnThatThread) {
+  HeapModel heap;
+  heap.apply(alloc(1, 0x1000, 10, 1));
+  heap.apply(release(2, 0x1000));          // temporary
+  heap.apply(alloc(3, 0x2000, 10, 1));
+  heap.apply(alloc(4, 0x3000, 10, 1));
+  heap.apply(release(5, 0x2000));          // not: 0x3000 came in between
+  heap.apply(release(6, 0x3000));          // temporary: only a free in between
+  heap.apply(alloc(7, 0x4000, 10, 1, /*thread=*/0));
+  heap.apply(alloc(8, 0x5000, 10, 1, /*thread=*/1));
+  heap.apply(release(9, 0x4000, /*thread=*/0));  // temporary: the other thread does not count
+  heap.apply(alloc(10, 0x6000, 10, 1, 0));
+  heap.apply(release(11, 0x6000, /*thread=*/1));  // freed by another thread: not temporary
+  EXPECT_EQ(heap.totals().temporary_count, 3u);
+  EXPECT_EQ(heap.stacks().at(1).temporary_count, 3u);
+}
+
+TEST(HeapModel, ReallocMovesAreNotTemporaryAndKeepTheirStack) {
+  HeapModel heap;
+  heap.apply(alloc(1, 0x1000, 10, 1, 0, DPROF_FN_REALLOC));
+  heap.apply(release(2, 0x1000, 0, DPROF_FN_REALLOC));
+  heap.apply(alloc(3, 0x2000, 20, 1, 0, DPROF_FN_REALLOC));
+  EXPECT_EQ(heap.totals().temporary_count, 0u);
+  EXPECT_EQ(heap.totals().alloc_count, 2u);
+  EXPECT_EQ(heap.totals().live_bytes, 20u);
+  EXPECT_EQ(heap.totals().peak_bytes, 20u);
+}
+
+TEST(HeapModel, UnknownFreesAndReusedAddressesAreCountedNotFatal) {
+  HeapModel heap;
+  heap.apply(release(1, 0x9000));
+  heap.apply(alloc(2, 0x1000, 10, 1));
+  heap.apply(alloc(3, 0x1000, 30, 2));
+  EXPECT_EQ(heap.totals().unmatched_frees, 1u);
+  EXPECT_EQ(heap.totals().replaced_blocks, 1u);
+  EXPECT_EQ(heap.totals().live_bytes, 30u);
+  EXPECT_EQ(heap.stacks().at(1).live_bytes, 0u);
+}
+
+TEST(HeapModel, MappingsAreSplitByPartialUnmapAndCarriedByMremap) {
+  HeapModel heap;
+  heap.apply(map(1, 0x100000, 10 * 4096, 7));
+  EXPECT_EQ(heap.totals().live_bytes, 10u * 4096);
+  heap.apply(unmap(2, 0x100000 + 2 * 4096, 3 * 4096));  // a hole in the middle
+  EXPECT_EQ(heap.totals().live_bytes, 7u * 4096);
+  EXPECT_EQ(heap.totals().live_count, 2u);  // two pieces remain
+  heap.apply(unmap(3, 0x100000, 2 * 4096));  // the head piece entirely
+  EXPECT_EQ(heap.totals().live_count, 1u);
+  // mremap of the tail piece to a new place, grown: the stack that mapped it keeps it.
+  heap.apply(unmap(4, 0x100000 + 5 * 4096, 5 * 4096, DPROF_FN_MREMAP));
+  heap.apply(map(4, 0x900000, 8 * 4096, 0, 0xffffffffu, DPROF_FN_MREMAP));
+  EXPECT_EQ(heap.totals().live_bytes, 8u * 4096);
+  EXPECT_EQ(heap.stacks().at(7).live_bytes, 8u * 4096);
+  EXPECT_EQ(heap.totals().mmap_count, 1u);
+  // Read-only mappings and file-backed remaps are not allocations.
+  heap.apply(map(5, 0x200000, 4096, 8, PROT_READ));
+  heap.apply(unmap(6, 0x300000, 4096, DPROF_FN_MREMAP));
+  heap.apply(map(6, 0x400000, 4096, 0, 0xffffffffu, DPROF_FN_MREMAP));
+  EXPECT_EQ(heap.totals().live_bytes, 8u * 4096);
+  // Lengths are rounded to whole pages.
+  heap.apply(map(7, 0x500000, 100, 9));
+  EXPECT_EQ(heap.stacks().at(9).alloc_bytes, 4096u);
+  heap.apply(unmap(8, 0x900000, 8 * 4096));
+  heap.apply(unmap(9, 0x500000, 4096));
+  EXPECT_EQ(heap.totals().live_bytes, 0u);
+  EXPECT_EQ(heap.totals().live_count, 0u);
+}
+
+TEST(HeapModel, MapFixedOverAnExistingMappingReplacesIt) {
+  HeapModel heap;
+  heap.apply(map(1, 0x100000, 4 * 4096, 1));
+  heap.apply(map(2, 0x100000 + 4096, 4096, 2));
+  EXPECT_EQ(heap.totals().live_bytes, 4u * 4096);
+  EXPECT_EQ(heap.stacks().at(1).live_bytes, 3u * 4096);
+  EXPECT_EQ(heap.stacks().at(2).live_bytes, 4096u);
+}

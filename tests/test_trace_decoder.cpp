@@ -1,0 +1,91 @@
+#include "trace_decoder.h"
+
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+#include "trace_builder.h"
+
+using dprof::analyzer::decode_trace;
+using dprof::analyzer::Event;
+using dprof::analyzer::EventKind;
+using dprof::analyzer::TraceConsumer;
+using dprof::testing::EventsBody;
+using dprof::testing::RecordBody;
+using dprof::testing::TempDir;
+using dprof::testing::TraceBuilder;
+
+namespace {
+
+struct Recorder : TraceConsumer {
+  std::vector<Event> events;
+  std::vector<dprof::analyzer::StackInfo> stacks;
+  std::vector<dprof::analyzer::ModuleInfo> modules;
+  dprof::analyzer::ProcessInfo process;
+  void on_event(const Event& event) override { events.push_back(event); }
+  void on_stack(const dprof::analyzer::StackInfo& stack) override { stacks.push_back(stack); }
+  void on_module_load(const dprof::analyzer::ModuleInfo& module) override { modules.push_back(module); }
+  void on_process(const dprof::analyzer::ProcessInfo& info) override { process = info; }
+};
+
+}  // namespace
+
+TEST(TraceDecoder, MergesThreadsIntoOneTimeOrderAtWatermarks) {
+  TempDir dir;
+  TraceBuilder builder;
+  // Thread 1's events were written before thread 0's, though thread 0's came first in time:
+  // thread 0 frees a block that thread 1 then gets again.
+  builder.record(DPROF_REC_EVENTS, EventsBody(1, 20, 0x5000).alloc(20, 0x5000, 8, 2).body());
+  builder.record(DPROF_REC_EVENTS,
+                 EventsBody(0, 10, 0x5000).alloc(10, 0x5000, 8, 1).free(20, 0x5000).body());
+  builder.record(DPROF_REC_WATERMARK, RecordBody().u(15));
+  builder.end_frame();
+  builder.record(DPROF_REC_WATERMARK, RecordBody().u(100));
+  builder.end_frame();
+  builder.write(dir.file("t.dprof"));
+  Recorder recorder;
+  decode_trace(dir.file("t.dprof"), recorder);
+  ASSERT_EQ(recorder.events.size(), 3u);
+  EXPECT_EQ(recorder.events[0].time_ns, 10u);
+  EXPECT_EQ(recorder.events[0].thread_index, 0u);
+  // Same instant, two threads: the release goes first.
+  EXPECT_EQ(recorder.events[1].kind, EventKind::kFree);
+  EXPECT_EQ(recorder.events[2].kind, EventKind::kAlloc);
+  EXPECT_EQ(recorder.events[2].stack_id, 2u);
+}
+
+TEST(TraceDecoder, DecodesDefinitionsAndDeltaEncodedFields) {
+  TempDir dir;
+  TraceBuilder builder;
+  std::string command_line("prog\0--flag", 11);
+  builder.record(DPROF_REC_PROCESS, RecordBody()
+                                        .u(42).u(1).u(1700000000000000000ull).u(4096).u(DPROF_PROCESS_FORKED)
+                                        .str("host").str("/bin/prog").str(command_line).str("0.1.0").str("a=1"));
+  builder.record(DPROF_REC_STACK, RecordBody().u(7).u(3).u(0x401000).s(0x100).s(-0x50));
+  builder.record(DPROF_REC_MODULE_LOAD, RecordBody()
+                                            .u(1).u(0).u(0x400000).str("/bin/prog").str("\x01\x02")
+                                            .u(1).u(0x400000).u(0x402000).u(1));
+  builder.record(DPROF_REC_EVENTS, EventsBody(0, 5, 0x7f0000000000)
+                                       .mmap(5, 0x7f0000000000, 8192, 7, 3, 0x22)
+                                       .munmap(9, 0x7f0000001000, 4096)
+                                       .alloc(12, 0x600000, 48, 7, DPROF_FN_CALLOC)
+                                       .body());
+  builder.end_frame();
+  builder.write(dir.file("t.dprof"));
+  Recorder recorder;
+  decode_trace(dir.file("t.dprof"), recorder);
+  EXPECT_EQ(recorder.process.pid, 42u);
+  ASSERT_EQ(recorder.process.command_line.size(), 2u);
+  EXPECT_EQ(recorder.process.command_line[1], "--flag");
+  ASSERT_EQ(recorder.stacks.size(), 1u);
+  EXPECT_EQ(recorder.stacks[0].frames, (std::vector<uint64_t>{0x401000, 0x401100, 0x4010b0}));
+  ASSERT_EQ(recorder.modules.size(), 1u);
+  EXPECT_EQ(recorder.modules[0].segments[0].end, 0x402000u);
+  EXPECT_TRUE(recorder.modules[0].segments[0].executable);
+  ASSERT_EQ(recorder.events.size(), 3u);
+  EXPECT_EQ(recorder.events[0].kind, EventKind::kMmap);
+  EXPECT_EQ(recorder.events[0].prot, 3u);
+  EXPECT_EQ(recorder.events[1].address, 0x7f0000001000u);
+  EXPECT_EQ(recorder.events[2].address, 0x600000u);
+  EXPECT_EQ(recorder.events[2].function, DPROF_FN_CALLOC);
+  EXPECT_EQ(recorder.events[2].size, 48u);
+}

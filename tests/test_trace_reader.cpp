@@ -1,0 +1,154 @@
+#include "trace_reader.h"
+
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+#include "trace_builder.h"
+#include "trace_decoder.h"
+#include "trace_error.h"
+
+using dprof::analyzer::decode_trace;
+using dprof::analyzer::ReaderOptions;
+using dprof::analyzer::TraceConsumer;
+using dprof::analyzer::TraceError;
+using dprof::analyzer::TraceReader;
+using dprof::testing::EventsBody;
+using dprof::testing::RecordBody;
+using dprof::testing::TempDir;
+using dprof::testing::TraceBuilder;
+
+namespace {
+
+struct Counting : TraceConsumer {
+  int events = 0;
+  int ends = 0;
+  void on_event(const dprof::analyzer::Event&) override { ++events; }
+  void on_end(const dprof::analyzer::EndInfo&) override { ++ends; }
+};
+
+// Three frames of two events each, and an end record in the last.
+TraceBuilder three_frames() {
+  TraceBuilder builder;
+  for (int frame = 0; frame < 3; ++frame) {
+    uint64_t base = 1000 * static_cast<uint64_t>(frame + 1);
+    builder.record(DPROF_REC_EVENTS,
+                   EventsBody(0, base, 0x1000).alloc(base, 0x1000 + base, 16, 1).free(base + 1, 0x1000 + base).body());
+    builder.record(DPROF_REC_WATERMARK, RecordBody().u(base + 10));
+    if (frame == 2) builder.record(DPROF_REC_END, RecordBody().u(5000).u(DPROF_END_EXIT).s(0).u(0));
+    builder.end_frame();
+  }
+  return builder;
+}
+
+std::string error_of(const std::string& path, ReaderOptions options = {}) {
+  Counting consumer;
+  try {
+    decode_trace(path, consumer, options);
+  } catch (const TraceError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(TraceReader, ReadsEveryFrame) {
+  TempDir dir;
+  three_frames().write(dir.file("t.dprof"));
+  Counting consumer;
+  auto summary = decode_trace(dir.file("t.dprof"), consumer);
+  EXPECT_EQ(summary.frames, 3u);
+  EXPECT_EQ(consumer.events, 6);
+  EXPECT_EQ(consumer.ends, 1);
+  EXPECT_FALSE(summary.truncated);
+  EXPECT_TRUE(summary.has_end);
+}
+
+TEST(TraceReader, TruncatedFileKeepsEveryCompleteFrame) {
+  TempDir dir;
+  TraceBuilder builder = three_frames();
+  auto bytes = builder.bytes();
+  bytes.resize(builder.frame_offset(2) + 20);  // cut inside the third frame
+  TraceBuilder::write_bytes(dir.file("t.dprof"), bytes);
+  Counting consumer;
+  auto summary = decode_trace(dir.file("t.dprof"), consumer);
+  EXPECT_TRUE(summary.truncated);
+  EXPECT_FALSE(summary.has_end);
+  EXPECT_EQ(summary.frames, 2u);
+  EXPECT_EQ(consumer.events, 4);
+  // Cut inside a frame header too.
+  bytes.resize(builder.frame_offset(1) + 5);
+  TraceBuilder::write_bytes(dir.file("t2.dprof"), bytes);
+  Counting second;
+  summary = decode_trace(dir.file("t2.dprof"), second);
+  EXPECT_TRUE(summary.truncated);
+  EXPECT_EQ(second.events, 2);
+}
+
+TEST(TraceReader, CorruptFrameIsAnErrorUnlessSalvaging) {
+  TempDir dir;
+  TraceBuilder builder = three_frames();
+  auto bytes = builder.bytes();
+  bytes[builder.frame_offset(1) + sizeof(dprof_frame_header) + 6] ^= 0x5a;  // damage the payload
+  TraceBuilder::write_bytes(dir.file("t.dprof"), bytes);
+  std::string error = error_of(dir.file("t.dprof"));
+  EXPECT_NE(error.find("frame 2"), std::string::npos) << error;
+  EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
+  Counting consumer;
+  ReaderOptions salvage;
+  salvage.salvage = true;
+  auto summary = decode_trace(dir.file("t.dprof"), consumer, salvage);
+  EXPECT_EQ(summary.corrupt_frames_skipped, 1u);
+  EXPECT_EQ(consumer.events, 4);
+  EXPECT_EQ(consumer.ends, 1);
+}
+
+TEST(TraceReader, DamagedFrameHeaderIsFoundAndSkippedWhenSalvaging) {
+  TempDir dir;
+  TraceBuilder builder = three_frames();
+  auto bytes = builder.bytes();
+  bytes[builder.frame_offset(0) + 4] ^= 0xff;  // compressed_size of frame 1
+  TraceBuilder::write_bytes(dir.file("t.dprof"), bytes);
+  EXPECT_NE(error_of(dir.file("t.dprof")).find("bad frame header"), std::string::npos);
+  ReaderOptions salvage;
+  salvage.salvage = true;
+  Counting consumer;
+  auto summary = decode_trace(dir.file("t.dprof"), consumer, salvage);
+  EXPECT_EQ(summary.frames, 2u);
+  EXPECT_EQ(consumer.events, 4);
+}
+
+TEST(TraceReader, RejectsFilesThatAreNotTraces) {
+  TempDir dir;
+  TraceBuilder::write_bytes(dir.file("empty"), {});
+  EXPECT_NE(error_of(dir.file("empty")).find("empty file"), std::string::npos);
+  TraceBuilder::write_bytes(dir.file("text"), {'h', 'e', 'l', 'l', 'o', '\n'});
+  EXPECT_NE(error_of(dir.file("text")).find("not a damon-prof trace"), std::string::npos);
+  EXPECT_NE(error_of(dir.file("missing")).find("cannot open"), std::string::npos);
+  EXPECT_NE(error_of(dir.path()).find("directory"), std::string::npos);
+}
+
+TEST(TraceReader, RefusesANewerMajorVersionAndAcceptsANewerMinor) {
+  TempDir dir;
+  three_frames().version(DPROF_VERSION_MAJOR + 1, 0).write(dir.file("future.dprof"));
+  std::string error = error_of(dir.file("future.dprof"));
+  EXPECT_NE(error.find("newer than this damon-prof reads"), std::string::npos) << error;
+  TraceBuilder minor = three_frames();
+  minor.version(DPROF_VERSION_MAJOR, DPROF_VERSION_MINOR + 3);
+  minor.record(200, RecordBody().u(1).str("a record type from the future")).end_frame();
+  minor.write(dir.file("minor.dprof"));
+  Counting consumer;
+  auto summary = decode_trace(dir.file("minor.dprof"), consumer);
+  EXPECT_EQ(summary.unknown_records, 1u);
+  EXPECT_EQ(consumer.events, 6);
+}
+
+TEST(TraceReader, CorruptRecordInsideAValidFrameIsReported) {
+  TempDir dir;
+  TraceBuilder builder;
+  // A stack record claiming more frames than its body holds.
+  builder.record(DPROF_REC_STACK, RecordBody().u(1).u(3).u(0x1234)).end_frame();
+  builder.write(dir.file("t.dprof"));
+  std::string error = error_of(dir.file("t.dprof"));
+  EXPECT_NE(error.find("corrupt record"), std::string::npos) << error;
+}
