@@ -14,7 +14,7 @@ packages=(
   zstd binutils
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(heaptrack hyperfine)
+  packages+=(heaptrack bc python3)
 fi
 
 missing=()

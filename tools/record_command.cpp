@@ -133,6 +133,9 @@ int record_command(const std::vector<std::string>& arguments) {
     unlink(output.c_str());
   }
   std::string output_dir = absolute_directory_of(output.empty() ? "./x" : output);
+  // Absolute, so that a program that changes directory before it first allocates still writes
+  // where the user asked.
+  if (!output.empty()) output = output_dir + "/" + basename_of(output);
 
   int error_pipe[2];
   if (pipe2(error_pipe, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
