@@ -27,9 +27,9 @@ struct StackStats {
 };
 
 struct HeapTotals {
-  uint64_t alloc_count = 0;       // every allocation call that returned memory, mappings included
+  uint64_t alloc_count = 0;  // every allocation call that returned memory, mappings included
   uint64_t alloc_bytes = 0;
-  uint64_t malloc_count = 0;      // the malloc family alone (what heaptrack counts)
+  uint64_t malloc_count = 0;  // the malloc family alone (what heaptrack counts)
   uint64_t malloc_bytes = 0;
   uint64_t mmap_count = 0;
   uint64_t mmap_bytes = 0;
@@ -39,8 +39,8 @@ struct HeapTotals {
   uint64_t peak_bytes = 0;
   uint64_t peak_time_ns = 0;
   uint64_t temporary_count = 0;
-  uint64_t unmatched_frees = 0;   // frees of blocks this trace never saw allocated
-  uint64_t replaced_blocks = 0;   // an address handed out again without a recorded free
+  uint64_t unmatched_frees = 0;  // frees of blocks this trace never saw allocated
+  uint64_t replaced_blocks = 0;  // an address handed out again without a recorded free
   uint64_t last_event_time_ns = 0;
 };
 

@@ -126,6 +126,29 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
   }
   json.end_array();
 
+  json.key("modules").begin_array();
+  for (const ModuleInfo& module : analysis.modules) {
+    static const char* digits = "0123456789abcdef";
+    std::string build_id;
+    for (unsigned char byte : module.build_id) {
+      build_id += digits[byte >> 4];
+      build_id += digits[byte & 15];
+    }
+    json.begin_object();
+    json.field("path", module.path);
+    json.field("build_id", build_id);
+    json.field("load_bias", module.load_bias);
+    json.field("load_time_ns", module.load_time_ns);
+    json.key("unload_time_ns");
+    if (module.unload_time_ns) {
+      json.value(*module.unload_time_ns);
+    } else {
+      json.null();
+    }
+    json.end_object();
+  }
+  json.end_array();
+
   json.key("warnings").begin_array();
   for (const std::string& warning : analysis.warnings) json.value(warning);
   for (const Diagnostic& diagnostic : analysis.diagnostics) json.value(diagnostic.text);

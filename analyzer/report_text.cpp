@@ -27,8 +27,8 @@ struct Style {
 std::string percent(uint64_t part, uint64_t whole) {
   if (whole == 0) return "0%";
   char buffer[16];
-  std::snprintf(buffer, sizeof(buffer), "%.1f%%", 100.0 * static_cast<double>(part) /
-                                                      static_cast<double>(whole));
+  std::snprintf(buffer, sizeof(buffer), "%.1f%%",
+                100.0 * static_cast<double>(part) / static_cast<double>(whole));
   return buffer;
 }
 
@@ -51,9 +51,8 @@ void write_stack(std::ostream& out, const Style& style, const Site& site, size_t
     out << line << '\n';
   }
   if (site.frames.size() > shown) {
-    out << "         " << style.dim("... " + std::to_string(site.frames.size() - shown) +
-                                    " more frames")
-        << '\n';
+    out << "         "
+        << style.dim("... " + std::to_string(site.frames.size() - shown) + " more frames") << '\n';
   }
 }
 
@@ -92,21 +91,24 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
     if (command.size() > 100) command = command.substr(0, 97) + "...";
     write_line(out, style, "program", command + "  (pid " + std::to_string(process.pid) + ")");
     if ((process.flags & DPROF_PROCESS_FORKED) != 0) {
-      write_line(out, style, "", "a fork child of pid " + std::to_string(process.ppid) +
-                                     ": blocks inherited from the parent are not counted");
+      write_line(out, style, "",
+                 "a fork child of pid " + std::to_string(process.ppid) +
+                     ": blocks inherited from the parent are not counted");
     }
   }
-  write_line(out, style, "ended", describe_end(analysis) + " after " +
-                                      format_duration(analysis.duration_ns));
-  std::string trace_state = analysis.decode.truncated || !analysis.end ? style.warn("incomplete")
-                                                                       : "complete";
+  write_line(out, style, "ended",
+             describe_end(analysis) + " after " + format_duration(analysis.duration_ns));
+  std::string trace_state =
+      analysis.decode.truncated || !analysis.end ? style.warn("incomplete") : "complete";
   write_line(out, style, "trace",
-             format_bytes(analysis.decode.file_bytes) + ", " + format_count(analysis.decode.frames) +
-                 " frames, format " + std::to_string(analysis.decode.version_major) + "." +
+             format_bytes(analysis.decode.file_bytes) + ", " +
+                 format_count(analysis.decode.frames) + " frames, format " +
+                 std::to_string(analysis.decode.version_major) + "." +
                  std::to_string(analysis.decode.version_minor) + ", " + trace_state);
   if (analysis.decode.corrupt_frames_skipped != 0) {
-    write_line(out, style, "", style.warn(format_count(analysis.decode.corrupt_frames_skipped) +
-                                          " corrupt frames skipped (--salvage)"));
+    write_line(out, style, "",
+               style.warn(format_count(analysis.decode.corrupt_frames_skipped) +
+                          " corrupt frames skipped (--salvage)"));
   }
   write_line(out, style, "allocations",
              format_count(totals.alloc_count) + " calls, " + format_bytes(totals.alloc_bytes) +
@@ -122,46 +124,52 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
     write_line(out, style, "peak RSS", format_bytes(analysis.peak_rss_bytes));
   }
   std::string leak_label = analysis.end ? "leaked" : "live at end";
-  write_line(out, style, leak_label,
-             format_bytes(totals.live_bytes) + " in " + format_count(totals.live_count) +
-                 " blocks");
-  write_line(out, style, "threads", format_count(analysis.thread_count) + " recorded, " +
-                                        format_count(analysis.sites.size()) + " allocation sites");
+  write_line(
+      out, style, leak_label,
+      format_bytes(totals.live_bytes) + " in " + format_count(totals.live_count) + " blocks");
+  write_line(out, style, "threads",
+             format_count(analysis.thread_count) + " recorded, " +
+                 format_count(analysis.sites.size()) + " allocation sites");
   if (totals.unmatched_frees != 0) {
     write_line(out, style, "",
                style.dim(format_count(totals.unmatched_frees) +
                          " frees of blocks allocated before the trace began"));
   }
   if (analysis.end && analysis.end->dropped_events != 0) {
-    write_line(out, style, "", style.warn(format_count(analysis.end->dropped_events) +
-                                          " events could not be recorded"));
+    write_line(
+        out, style, "",
+        style.warn(format_count(analysis.end->dropped_events) + " events could not be recorded"));
   }
 
-  write_ranking(out, style, analysis, options, "TOP SITES BY PEAK HEAP",
-                [](const Site& site) { return site.peak_bytes; },
-                [](const Site& site) {
-                  return format_bytes(site.peak_bytes) + " at peak, " +
-                         format_count(site.alloc_count) + " calls";
-                });
-  write_ranking(out, style, analysis, options, "TOP SITES BY BYTES ALLOCATED",
-                [](const Site& site) { return site.alloc_bytes; },
-                [](const Site& site) {
-                  return format_bytes(site.alloc_bytes) + " allocated in " +
-                         format_count(site.alloc_count) + " calls";
-                });
-  write_ranking(out, style, analysis, options,
-                analysis.end ? "TOP SITES BY LEAKED BYTES" : "TOP SITES BY BYTES LIVE AT END",
-                [](const Site& site) { return site.leaked_bytes; },
-                [](const Site& site) {
-                  return format_bytes(site.leaked_bytes) + " in " +
-                         format_count(site.leaked_count) + " blocks";
-                });
-  write_ranking(out, style, analysis, options, "TOP SITES BY ALLOCATION CALLS",
-                [](const Site& site) { return site.alloc_count; },
-                [](const Site& site) {
-                  return format_count(site.alloc_count) + " calls, " +
-                         format_count(site.temporary_count) + " temporary";
-                });
+  write_ranking(
+      out, style, analysis, options, "TOP SITES BY PEAK HEAP",
+      [](const Site& site) { return site.peak_bytes; },
+      [](const Site& site) {
+        return format_bytes(site.peak_bytes) + " at peak, " + format_count(site.alloc_count) +
+               " calls";
+      });
+  write_ranking(
+      out, style, analysis, options, "TOP SITES BY BYTES ALLOCATED",
+      [](const Site& site) { return site.alloc_bytes; },
+      [](const Site& site) {
+        return format_bytes(site.alloc_bytes) + " allocated in " + format_count(site.alloc_count) +
+               " calls";
+      });
+  write_ranking(
+      out, style, analysis, options,
+      analysis.end ? "TOP SITES BY LEAKED BYTES" : "TOP SITES BY BYTES LIVE AT END",
+      [](const Site& site) { return site.leaked_bytes; },
+      [](const Site& site) {
+        return format_bytes(site.leaked_bytes) + " in " + format_count(site.leaked_count) +
+               " blocks";
+      });
+  write_ranking(
+      out, style, analysis, options, "TOP SITES BY ALLOCATION CALLS",
+      [](const Site& site) { return site.alloc_count; },
+      [](const Site& site) {
+        return format_count(site.alloc_count) + " calls, " + format_count(site.temporary_count) +
+               " temporary";
+      });
   for (const std::string& warning : analysis.warnings) {
     out << style.warn("warning: ") << warning << '\n';
   }

@@ -112,7 +112,8 @@ const ModuleInfo* Symbolizer::module_for(uint64_t address, uint64_t defined_orde
     }
     if (!contains) continue;
     if (module.load_order < defined_order) {
-      if (best_before == nullptr || module.load_order > best_before->load_order) best_before = &module;
+      if (best_before == nullptr || module.load_order > best_before->load_order)
+        best_before = &module;
     } else if (first_after == nullptr || module.load_order < first_after->load_order) {
       // Loaded after the stack was written (a dlopen'ed library's constructor allocated before
       // the writer described it): still the best guess.
@@ -143,9 +144,9 @@ Symbolizer::ModuleDebugInfo* Symbolizer::debug_info_for(const ModuleInfo& module
     const unsigned char* bits = nullptr;
     GElf_Addr vaddr = 0;
     int length = dwfl_module_build_id(info->module, &bits, &vaddr);
-    std::string on_disk = length > 0 ? std::string(reinterpret_cast<const char*>(bits),
-                                                   static_cast<size_t>(length))
-                                     : std::string();
+    std::string on_disk =
+        length > 0 ? std::string(reinterpret_cast<const char*>(bits), static_cast<size_t>(length))
+                   : std::string();
     if (on_disk != module.build_id) {
       warnings_.push_back(module.path + ": build-id " + hex(on_disk) +
                           " does not match the traced " + hex(module.build_id) +
@@ -222,8 +223,8 @@ const ResolvedAddress& Symbolizer::resolve(uint64_t address, uint64_t defined_or
       if (resolved->frames.empty() || resolved->frames.back().function.empty()) {
         GElf_Off offset = 0;
         GElf_Sym symbol;
-        const char* name = dwfl_module_addrinfo(info->module, lookup, &offset, &symbol, nullptr,
-                                                nullptr, nullptr);
+        const char* name =
+            dwfl_module_addrinfo(info->module, lookup, &offset, &symbol, nullptr, nullptr, nullptr);
         if (resolved->frames.empty()) {
           SourceFrame frame;
           frame.file = current_file;

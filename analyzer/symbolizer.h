@@ -23,8 +23,8 @@ struct SourceFrame {
 
 struct ResolvedAddress {
   uint64_t address = 0;
-  std::string module;          // path of the module, empty when none contains the address
-  uint64_t module_offset = 0;  // address - load bias
+  std::string module;               // path of the module, empty when none contains the address
+  uint64_t module_offset = 0;       // address - load bias
   std::vector<SourceFrame> frames;  // innermost first; the last is the real (not inlined) function
 };
 
@@ -47,7 +47,7 @@ class Symbolizer {
   ModuleDebugInfo* debug_info_for(const ModuleInfo& module);
 
   const std::vector<ModuleInfo>* modules_;
-  std::map<uint64_t, std::unique_ptr<ModuleDebugInfo>> debug_info_;  // by module id
+  std::map<uint64_t, std::unique_ptr<ModuleDebugInfo>> debug_info_;       // by module id
   std::unordered_map<uint64_t, std::unique_ptr<ResolvedAddress>> cache_;  // by module id ^ address
   std::vector<std::string> warnings_;
 };

@@ -33,8 +33,8 @@ struct DecodeSummary {
   uint64_t events = 0;
   uint64_t unknown_records = 0;
   uint64_t corrupt_frames_skipped = 0;
-  bool truncated = false;     // the file ends inside a frame
-  bool has_end = false;       // an end record closes the trace
+  bool truncated = false;  // the file ends inside a frame
+  bool has_end = false;    // an end record closes the trace
   uint16_t version_major = 0;
   uint16_t version_minor = 0;
   uint64_t file_bytes = 0;

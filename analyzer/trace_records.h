@@ -57,13 +57,13 @@ struct Event {
   uint64_t time_ns = 0;
   uint64_t sequence = 0;  // arrival order: keeps each thread's own order among equal times
   uint64_t address = 0;
-  uint64_t size = 0;      // alloc size or mapping length
+  uint64_t size = 0;  // alloc size or mapping length
   uint64_t stack_id = 0;
   uint32_t thread_index = 0;
   uint32_t prot = 0;
   uint32_t flags = 0;
   EventKind kind = EventKind::kAlloc;
-  uint8_t function = 0;   // dprof_alloc_function
+  uint8_t function = 0;  // dprof_alloc_function
 };
 
 struct MemorySample {

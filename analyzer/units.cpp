@@ -23,9 +23,11 @@ std::optional<uint64_t> parse_size(std::string_view text, std::string* error) {
           trimmed[digits_end] == '.')) {
     ++digits_end;
   }
-  if (digits_end == 0) return fail("'" + trimmed + "' is not a size (expected e.g. 4096, 512KiB, 1.5GB)");
+  if (digits_end == 0)
+    return fail("'" + trimmed + "' is not a size (expected e.g. 4096, 512KiB, 1.5GB)");
   std::string number = trimmed.substr(0, digits_end);
-  if (number.find('.') != number.rfind('.')) return fail("'" + trimmed + "' has two decimal points");
+  if (number.find('.') != number.rfind('.'))
+    return fail("'" + trimmed + "' has two decimal points");
   std::string unit = trimmed.substr(digits_end);
   while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
   struct Unit {
@@ -33,10 +35,20 @@ std::optional<uint64_t> parse_size(std::string_view text, std::string* error) {
     double factor;
   };
   static const Unit kUnits[] = {
-      {"", 1},         {"B", 1},          {"K", 1024.0},     {"KB", 1e3},
-      {"KiB", 1024.0}, {"M", 1048576.0},  {"MB", 1e6},       {"MiB", 1048576.0},
-      {"G", 1073741824.0}, {"GB", 1e9},   {"GiB", 1073741824.0}, {"T", 1099511627776.0},
-      {"TB", 1e12},    {"TiB", 1099511627776.0},
+      {"", 1},
+      {"B", 1},
+      {"K", 1024.0},
+      {"KB", 1e3},
+      {"KiB", 1024.0},
+      {"M", 1048576.0},
+      {"MB", 1e6},
+      {"MiB", 1048576.0},
+      {"G", 1073741824.0},
+      {"GB", 1e9},
+      {"GiB", 1073741824.0},
+      {"T", 1099511627776.0},
+      {"TB", 1e12},
+      {"TiB", 1099511627776.0},
   };
   for (const Unit& candidate : kUnits) {
     if (unit == candidate.name) {
@@ -82,8 +94,9 @@ std::string format_bytes(uint64_t bytes) {
   if (unit == 0) {
     std::snprintf(buffer, sizeof(buffer), "%llu B", static_cast<unsigned long long>(bytes));
   } else {
-    std::snprintf(buffer, sizeof(buffer), value < 10 ? "%.2f %s" : (value < 100 ? "%.1f %s" : "%.0f %s"),
-                  value, kNames[unit]);
+    std::snprintf(buffer, sizeof(buffer),
+                  value < 10 ? "%.2f %s" : (value < 100 ? "%.1f %s" : "%.0f %s"), value,
+                  kNames[unit]);
   }
   return buffer;
 }

@@ -13,8 +13,8 @@ namespace dprof::analyzer {
 std::optional<uint64_t> parse_size(std::string_view text, std::string* error = nullptr);
 std::optional<double> parse_percentage(std::string_view text, std::string* error = nullptr);
 
-std::string format_bytes(uint64_t bytes);       // "12.3 MiB"
+std::string format_bytes(uint64_t bytes);           // "12.3 MiB"
 std::string format_duration(uint64_t nanoseconds);  // "1.23 s", "450 ms"
-std::string format_count(uint64_t count);       // "1,234,567"
+std::string format_count(uint64_t count);           // "1,234,567"
 
 }  // namespace dprof::analyzer

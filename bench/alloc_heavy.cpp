@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
   std::vector<std::thread> workers;
   std::vector<unsigned long long> results(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([t, rounds, &results] { results[static_cast<size_t>(t)] = work(static_cast<unsigned>(t), rounds); });
+    workers.emplace_back([t, rounds, &results] {
+      results[static_cast<size_t>(t)] = work(static_cast<unsigned>(t), rounds);
+    });
   }
   unsigned long long total = 0;
   for (int t = 0; t < threads; ++t) {

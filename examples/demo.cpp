@@ -27,7 +27,8 @@ __attribute__((noinline)) std::vector<uint32_t> build_lookup_table(size_t entrie
 
 __attribute__((noinline)) std::unordered_map<int, std::string> fill_idle_cache(int entries) {
   std::unordered_map<int, std::string> cache;
-  for (int i = 0; i < entries; ++i) cache.emplace(i, std::string(512, static_cast<char>('a' + i % 26)));
+  for (int i = 0; i < entries; ++i)
+    cache.emplace(i, std::string(512, static_cast<char>('a' + i % 26)));
   return cache;
 }
 
@@ -60,7 +61,7 @@ __attribute__((noinline)) uint64_t query_table(const std::vector<uint32_t>& tabl
 }  // namespace
 
 int main() {
-  std::vector<uint32_t> table = build_lookup_table(1 << 20);          // 4 MiB, hot
+  std::vector<uint32_t> table = build_lookup_table(1 << 20);           // 4 MiB, hot
   std::unordered_map<int, std::string> cache = fill_idle_cache(4096);  // ~2 MiB, idle
   std::vector<Session*> sessions;
   for (int i = 0; i < 1000; ++i) sessions.push_back(open_session(i));

@@ -45,8 +45,12 @@ Item* reserve_item(Ring* ring, ItemType type, uint16_t function) {
 
 }  // namespace
 
-uint64_t now_ns() { return sys::monotonic_ns() - g_time_origin_ns; }
-void set_time_origin(uint64_t monotonic_ns) { g_time_origin_ns = monotonic_ns; }
+uint64_t now_ns() {
+  return sys::monotonic_ns() - g_time_origin_ns;
+}
+void set_time_origin(uint64_t monotonic_ns) {
+  g_time_origin_ns = monotonic_ns;
+}
 
 Ring* ring_for_this_thread() {
   ThreadState& state = thread_state();

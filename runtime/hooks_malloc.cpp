@@ -23,7 +23,9 @@ namespace recorder = dprof::recorder;
 
 namespace {
 
-inline bool inside_runtime() { return thread_state().in_runtime != 0; }
+inline bool inside_runtime() {
+  return thread_state().in_runtime != 0;
+}
 
 // Forward without recording: the runtime is off, or this call is made by the real allocator
 // inside a call already being recorded.

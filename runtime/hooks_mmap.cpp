@@ -44,8 +44,8 @@ void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), v
 
 extern "C" {
 
-__attribute__((visibility("default"))) void* mmap(void* address, size_t length, int prot,
-                                                  int flags, int fd, off_t offset) {
+__attribute__((visibility("default"))) void* mmap(void* address, size_t length, int prot, int flags,
+                                                  int fd, off_t offset) {
   if (!dprof::real_functions_ready()) return raw_mmap(address, length, prot, flags, fd, offset);
   return mmap_and_record(real().mmap, address, length, prot, flags, fd, offset);
 }

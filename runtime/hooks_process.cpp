@@ -61,9 +61,10 @@ void release_arguments(char** argv) {
 
 extern "C" {
 
-__attribute__((visibility("default"))) int __libc_start_main(
-    int (*main)(int, char**, char**), int argc, char** argv, void (*init)(), void (*fini)(),
-    void (*rtld_fini)(), void* stack_end) {
+__attribute__((visibility("default"))) int __libc_start_main(int (*main)(int, char**, char**),
+                                                             int argc, char** argv, void (*init)(),
+                                                             void (*fini)(), void (*rtld_fini)(),
+                                                             void* stack_end) {
   g_program_main = main;
   return real().libc_start_main(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
@@ -124,8 +125,7 @@ __attribute__((visibility("default"))) int execvpe(const char* file, char* const
   return result;
 }
 
-__attribute__((visibility("default"))) int fexecve(int fd, char* const argv[],
-                                                   char* const envp[]) {
+__attribute__((visibility("default"))) int fexecve(int fd, char* const argv[], char* const envp[]) {
   dprof::prepare_for_exec();
   int result = real().fexecve(fd, argv, envp);
   dprof::exec_failed();

@@ -65,7 +65,9 @@ int class_for(size_t total) {
   return size_class;
 }
 
-size_t class_bytes(int size_class) { return size_t{1} << (size_class + kMinClassShift); }
+size_t class_bytes(int size_class) {
+  return size_t{1} << (size_class + kMinClassShift);
+}
 
 void* take_block(int size_class) {
   {
@@ -134,8 +136,8 @@ void release(void* block) {
   if (block == nullptr) return;
   BlockHeader* header = header_of(block);
   int size_class = static_cast<int>(header->size_class);
-  auto* raw = reinterpret_cast<FreeBlock*>(reinterpret_cast<char*>(header) -
-                                           header->alignment_padding);
+  auto* raw =
+      reinterpret_cast<FreeBlock*>(reinterpret_cast<char*>(header) - header->alignment_padding);
   state.in_use.fetch_sub(class_bytes(size_class), std::memory_order_relaxed);
   SpinGuard guard(state.class_locks[size_class]);
   raw->next = state.free_lists[size_class];
@@ -153,7 +155,9 @@ void* reallocate(void* block, size_t size) {
   return grown;
 }
 
-size_t bytes_in_use() { return state.in_use.load(std::memory_order_relaxed); }
+size_t bytes_in_use() {
+  return state.in_use.load(std::memory_order_relaxed);
+}
 
 void lock_all_for_fork() {
   state.reserve_lock.lock();

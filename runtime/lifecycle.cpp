@@ -46,11 +46,12 @@ bool g_verbose = false;
 void verbose(const char* message, const char* detail) {
   if (!g_verbose) return;
   char line[1024];
-  int length = snprintf(line, sizeof(line), "damon-prof[%d]: %s%s\n", sys::current_pid(),
-                        message, detail == nullptr ? "" : detail);
-  if (length > 0) sys::write_all(2, line, static_cast<size_t>(length) < sizeof(line)
-                                              ? static_cast<size_t>(length)
-                                              : sizeof(line) - 1);
+  int length = snprintf(line, sizeof(line), "damon-prof[%d]: %s%s\n", sys::current_pid(), message,
+                        detail == nullptr ? "" : detail);
+  if (length > 0)
+    sys::write_all(2, line,
+                   static_cast<size_t>(length) < sizeof(line) ? static_cast<size_t>(length)
+                                                              : sizeof(line) - 1);
 }
 
 uint64_t env_milliseconds(const char* name, uint64_t fallback) {
@@ -103,14 +104,13 @@ size_t encode_process_record(uint8_t* out, size_t capacity, bool replaced_earlie
   size_t cmdline_length = read_proc_file("/proc/self/cmdline", text, 8191);
   writer.bytes(text, cmdline_length);
   writer.str(DAMON_PROF_VERSION);
-  int options_length = snprintf(text, 8192, "flush_interval_ms=%llu%csample_interval_ms=%llu",
-                                static_cast<unsigned long long>(
-                                    env_milliseconds("DAMON_PROF_FLUSH_INTERVAL", 1000000000ull) /
-                                    1000000ull),
-                                '\0',
-                                static_cast<unsigned long long>(
-                                    env_milliseconds("DAMON_PROF_SAMPLE_INTERVAL", 100000000ull) /
-                                    1000000ull));
+  int options_length =
+      snprintf(text, 8192, "flush_interval_ms=%llu%csample_interval_ms=%llu",
+               static_cast<unsigned long long>(
+                   env_milliseconds("DAMON_PROF_FLUSH_INTERVAL", 1000000000ull) / 1000000ull),
+               '\0',
+               static_cast<unsigned long long>(
+                   env_milliseconds("DAMON_PROF_SAMPLE_INTERVAL", 100000000ull) / 1000000ull));
   writer.bytes(text, options_length > 0 ? static_cast<size_t>(options_length) : 0);
   ByteWriter record(out, capacity);
   record.u64(DPROF_REC_PROCESS);
@@ -167,8 +167,9 @@ bool initialize() {
   }
   constexpr size_t kRecordCapacity = 32768;
   auto* record = static_cast<uint8_t*>(internal_alloc::allocate(kRecordCapacity));
-  size_t record_size =
-      record == nullptr ? 0 : encode_process_record(record, kRecordCapacity, replaced_earlier_image);
+  size_t record_size = record == nullptr
+                           ? 0
+                           : encode_process_record(record, kRecordCapacity, replaced_earlier_image);
   trace_writer::Settings settings{};
   settings.drain_interval_ns = 10000000ull;
   settings.flush_interval_ns = env_milliseconds("DAMON_PROF_FLUSH_INTERVAL", 1000000000ull);
@@ -203,7 +204,9 @@ void push_record(uint32_t type, const uint8_t* body, size_t length) {
 
 }  // namespace
 
-pthread_key_t runtime_thread_key() { return g_thread_key; }
+pthread_key_t runtime_thread_key() {
+  return g_thread_key;
+}
 
 bool recording_active() {
   int status = g_status.load(std::memory_order_acquire);
@@ -263,7 +266,9 @@ void exec_failed() {
 
 namespace {
 
-__attribute__((constructor)) void on_load() { recording_active(); }
+__attribute__((constructor)) void on_load() {
+  recording_active();
+}
 
 // libstdc++ keeps an emergency pool for exceptions that it never frees; like valgrind and
 // heaptrack, hand it back at a normal exit so that it is not reported as every C++ program's leak.

@@ -202,7 +202,9 @@ void reset() {
   g_seen_subs = 0;
 }
 
-void lock_for_fork() { g_lock.lock(); }
+void lock_for_fork() {
+  g_lock.lock();
+}
 void unlock_after_fork(bool in_child) {
   if (in_child) {
     g_lock.reset_after_fork();

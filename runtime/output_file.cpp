@@ -54,11 +54,10 @@ int create(char* path, size_t path_capacity, bool* replaced_earlier_image) {
     const char* directory = getenv("DAMON_PROF_OUTPUT_DIR");
     if (directory == nullptr || directory[0] == '\0') directory = ".";
     for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-      int length = attempt == 0
-                       ? snprintf(path, path_capacity, "%s/%s.%d.dprof", directory, program_name(),
-                                  static_cast<int>(pid))
-                       : snprintf(path, path_capacity, "%s/%s.%d.%d.dprof", directory,
-                                  program_name(), static_cast<int>(pid), attempt);
+      int length = attempt == 0 ? snprintf(path, path_capacity, "%s/%s.%d.dprof", directory,
+                                           program_name(), static_cast<int>(pid))
+                                : snprintf(path, path_capacity, "%s/%s.%d.%d.dprof", directory,
+                                           program_name(), static_cast<int>(pid), attempt);
       if (length < 0 || static_cast<size_t>(length) >= path_capacity) return -1;
       fd = open_exclusive(path);
       if (fd < 0 && errno != EEXIST) return -1;

@@ -62,7 +62,9 @@ void resolve_real_functions() {
   g_resolved.store(2, std::memory_order_release);
 }
 
-bool real_functions_ready() { return g_resolved.load(std::memory_order_acquire) == 2; }
+bool real_functions_ready() {
+  return g_resolved.load(std::memory_order_acquire) == 2;
+}
 
 const RealFunctions& real() {
   if (!real_functions_ready()) resolve_real_functions();

@@ -11,10 +11,10 @@ namespace dprof {
 enum class RuntimeStatus : int {
   kUninitialized = 0,
   kInitializing = 1,
-  kActive = 2,      // recording
-  kFinished = 3,    // the trace is closed; hooks only forward
-  kDisabled = 4,    // no trace could be opened; hooks only forward
-  kForkPending = 5, // a fork child that has not recorded anything yet
+  kActive = 2,       // recording
+  kFinished = 3,     // the trace is closed; hooks only forward
+  kDisabled = 4,     // no trace could be opened; hooks only forward
+  kForkPending = 5,  // a fork child that has not recorded anything yet
 };
 
 // True when this call should be recorded. Initialises the runtime on first use.

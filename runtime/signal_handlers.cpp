@@ -86,8 +86,8 @@ __attribute__((visibility("default"))) int sigaction(int signal_number,
   if (!is_runtime_signal_handler_installed(signal_number)) {
     return real().sigaction(signal_number, action, previous);
   }
-  bool keeps_default = action != nullptr && (action->sa_flags & SA_SIGINFO) == 0 &&
-                       action->sa_handler == SIG_DFL;
+  bool keeps_default =
+      action != nullptr && (action->sa_flags & SA_SIGINFO) == 0 && action->sa_handler == SIG_DFL;
   if (action == nullptr || keeps_default) {
     // The program asks for (or about) the default action: ours stays, and looks like it.
     if (previous != nullptr) {
@@ -108,7 +108,7 @@ __attribute__((visibility("default"))) int sigaction(int signal_number,
 }
 
 __attribute__((visibility("default"))) sighandler_t signal(int signal_number,
-                                                          sighandler_t handler) {
+                                                           sighandler_t handler) {
   if (!is_runtime_signal_handler_installed(signal_number)) {
     return real().signal(signal_number, handler);
   }

@@ -21,7 +21,9 @@ inline void* map_anonymous(size_t length, int extra_flags = 0) {
   return reinterpret_cast<void*>(result);
 }
 
-inline void unmap(void* address, size_t length) { syscall(SYS_munmap, address, length); }
+inline void unmap(void* address, size_t length) {
+  syscall(SYS_munmap, address, length);
+}
 
 inline uint64_t monotonic_ns() {
   timespec now;
@@ -35,8 +37,12 @@ inline uint64_t realtime_ns() {
   return static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
 }
 
-inline pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
-inline pid_t current_pid() { return static_cast<pid_t>(syscall(SYS_getpid)); }
+inline pid_t current_tid() {
+  return static_cast<pid_t>(syscall(SYS_gettid));
+}
+inline pid_t current_pid() {
+  return static_cast<pid_t>(syscall(SYS_getpid));
+}
 
 // Writes everything or gives up on a hard error; retries EINTR and short writes.
 inline bool write_all(int fd, const void* data, size_t size) {

@@ -102,9 +102,13 @@ void mark_exited(Ring* ring) {
   ring->state.store(static_cast<uint32_t>(RingState::kExited), std::memory_order_release);
 }
 
-size_t slot_count() { return g_slot_high_water.load(std::memory_order_acquire); }
+size_t slot_count() {
+  return g_slot_high_water.load(std::memory_order_acquire);
+}
 
-Ring* slot(size_t index) { return g_slots[index].load(std::memory_order_acquire); }
+Ring* slot(size_t index) {
+  return g_slots[index].load(std::memory_order_acquire);
+}
 
 void release_slot(Ring* ring) {
   // Only the writer calls this, after draining: head == tail, so the ring can start over.
@@ -127,8 +131,12 @@ void reset_after_fork() {
   g_dropped.store(0, std::memory_order_relaxed);
 }
 
-uint64_t dropped_events() { return g_dropped.load(std::memory_order_relaxed); }
-void count_dropped_event() { g_dropped.fetch_add(1, std::memory_order_relaxed); }
+uint64_t dropped_events() {
+  return g_dropped.load(std::memory_order_relaxed);
+}
+void count_dropped_event() {
+  g_dropped.fetch_add(1, std::memory_order_relaxed);
+}
 
 }  // namespace ring_registry
 }  // namespace dprof

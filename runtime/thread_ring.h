@@ -41,8 +41,9 @@ struct alignas(64) Ring {
   // Returns room for `bytes` (a multiple of 8) at the head, waiting for the writer when the ring is
   // full. Returns nullptr only if the writer is not running and the ring is full.
   void* reserve(size_t bytes);
-  void commit(size_t bytes) { head.store(head.load(std::memory_order_relaxed) + bytes,
-                                         std::memory_order_release); }
+  void commit(size_t bytes) {
+    head.store(head.load(std::memory_order_relaxed) + bytes, std::memory_order_release);
+  }
 };
 
 namespace ring_registry {

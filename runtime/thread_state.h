@@ -21,7 +21,9 @@ struct ThreadState {
 
 extern __thread ThreadState tls_thread_state __attribute__((tls_model("initial-exec")));
 
-inline ThreadState& thread_state() { return tls_thread_state; }
+inline ThreadState& thread_state() {
+  return tls_thread_state;
+}
 
 // Marks a stretch of runtime work on this thread and keeps the program's errno intact across it.
 class RuntimeScope {

@@ -52,9 +52,9 @@ struct WriterState {
 
 WriterState g_writer;
 std::atomic<bool> g_running{false};
-uint32_t g_wake_word = 0;                // futex: producers and requesters bump it
+uint32_t g_wake_word = 0;  // futex: producers and requesters bump it
 std::atomic<uint32_t> g_flush_requested{0};
-uint32_t g_flush_done_word = 0;          // futex: the writer publishes completed requests here
+uint32_t g_flush_done_word = 0;  // futex: the writer publishes completed requests here
 std::atomic<bool> g_finish_requested{false};
 std::atomic<uint32_t> g_end_how{0};
 std::atomic<int64_t> g_end_code{0};
@@ -352,7 +352,8 @@ void wait_for_flush(uint32_t ticket, uint64_t timeout_ns) {
     if (static_cast<int32_t>(done - ticket) >= 0) return;
     uint64_t now = sys::monotonic_ns();
     if (now >= deadline) return;
-    sys::futex_wait(&g_flush_done_word, done, deadline - now < 50000000 ? deadline - now : 50000000);
+    sys::futex_wait(&g_flush_done_word, done,
+                    deadline - now < 50000000 ? deadline - now : 50000000);
   }
 }
 
@@ -363,7 +364,9 @@ void wake_writer() {
   sys::futex_wake_all(&g_wake_word);
 }
 
-bool writer_running() { return g_running.load(std::memory_order_acquire); }
+bool writer_running() {
+  return g_running.load(std::memory_order_acquire);
+}
 
 namespace trace_writer {
 
@@ -404,7 +407,9 @@ bool start(int fd, const Settings& settings, const uint8_t* first_record, size_t
   return true;
 }
 
-bool running() { return writer_running(); }
+bool running() {
+  return writer_running();
+}
 
 void flush_and_wait() {
   if (!writer_running()) return;

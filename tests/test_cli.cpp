@@ -94,8 +94,8 @@ TEST(Cli, NeverOverwritesAnExistingFile) {
 
 TEST(Cli, DefaultTraceNameIsProgramDotPidInTheCurrentDirectory) {
   TempDir directory;
-  CommandResult result =
-      run_command({damon_prof_binary(), test_program("crasher"), "exit", "0"}, {}, directory.path());
+  CommandResult result = run_command({damon_prof_binary(), test_program("crasher"), "exit", "0"},
+                                     {}, directory.path());
   EXPECT_EQ(result.exit_code, 0);
   auto traces = directory.files_ending_with(".dprof");
   ASSERT_EQ(traces.size(), 1u);
@@ -105,10 +105,12 @@ TEST(Cli, DefaultTraceNameIsProgramDotPidInTheCurrentDirectory) {
 }
 
 TEST(Cli, BadOptionsNameTheOption) {
-  CommandResult format = run_command({damon_prof_binary(), "report", recorded_trace(), "--format", "xml"});
+  CommandResult format =
+      run_command({damon_prof_binary(), "report", recorded_trace(), "--format", "xml"});
   EXPECT_EQ(format.exit_code, 2);
   EXPECT_NE(format.err.find("--format xml"), std::string::npos);
-  CommandResult top = run_command({damon_prof_binary(), "report", recorded_trace(), "--top", "ten"});
+  CommandResult top =
+      run_command({damon_prof_binary(), "report", recorded_trace(), "--top", "ten"});
   EXPECT_EQ(top.exit_code, 2);
   EXPECT_NE(top.err.find("--top ten"), std::string::npos);
   CommandResult unknown = run_command({damon_prof_binary(), "--frobnicate", "ls"});
@@ -126,7 +128,8 @@ TEST(Cli, ReportRejectsWhatIsNotATrace) {
   CommandResult result = run_command({damon_prof_binary(), "report", text});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_EQ(result.err, "damon-prof: " + text + ": not a damon-prof trace (no trace header)\n");
-  CommandResult missing = run_command({damon_prof_binary(), "report", directory.file("gone.dprof")});
+  CommandResult missing =
+      run_command({damon_prof_binary(), "report", directory.file("gone.dprof")});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_EQ(line_count(missing.err), 1);
   EXPECT_NE(missing.err.find("gone.dprof"), std::string::npos);
@@ -178,9 +181,9 @@ TEST(Cli, JsonReportFollowsTheDocumentedSchema) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   auto report = nlohmann::json::parse(result.out);
   const auto& summary = report["summary"];
-  for (const char* field : {"total_alloc_count", "total_alloc_bytes", "peak_heap_bytes",
-                            "peak_time_ns", "leaked_bytes", "leaked_count", "temporary_count",
-                            "peak_rss_bytes"}) {
+  for (const char* field :
+       {"total_alloc_count", "total_alloc_bytes", "peak_heap_bytes", "peak_time_ns", "leaked_bytes",
+        "leaked_count", "temporary_count", "peak_rss_bytes"}) {
     ASSERT_TRUE(summary.contains(field)) << field;
     EXPECT_TRUE(summary[field].is_number_unsigned()) << field;
   }
@@ -205,10 +208,12 @@ TEST(Cli, JsonReportFollowsTheDocumentedSchema) {
       found = true;
       std::vector<std::string> functions;
       for (const auto& frame : frames) {
-        functions.push_back(frame["function"].is_string() ? frame["function"].get<std::string>() : "");
+        functions.push_back(frame["function"].is_string() ? frame["function"].get<std::string>()
+                                                          : "");
       }
-      auto callee = std::find_if(functions.begin(), functions.end(),
-                                 [](const std::string& f) { return f.find("via_calloc") != std::string::npos; });
+      auto callee = std::find_if(functions.begin(), functions.end(), [](const std::string& f) {
+        return f.find("via_calloc") != std::string::npos;
+      });
       auto caller = std::find(functions.begin(), functions.end(), "main");
       ASSERT_NE(callee, functions.end());
       ASSERT_NE(caller, functions.end());

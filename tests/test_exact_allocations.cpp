@@ -155,7 +155,8 @@ TEST_F(ExactAllocations, SitesAddUpToTheTotals) {
 
 TEST_F(ExactAllocations, StacksAreSymbolizedInnermostFirst) {
   for (const auto& one : analysis_->sites) {
-    if (one.frames.empty() || one.frames[one.name_frame].function.find("via_calloc") == std::string::npos) {
+    if (one.frames.empty() ||
+        one.frames[one.name_frame].function.find("via_calloc") == std::string::npos) {
       continue;
     }
     const auto& named = one.frames[one.name_frame];

@@ -1,9 +1,8 @@
-#include "heap_model.h"
-
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
 #include "damon_prof/trace_format.h"
+#include "heap_model.h"
 
 using dprof::analyzer::Event;
 using dprof::analyzer::EventKind;
@@ -98,11 +97,11 @@ TEST(HeapModel, PerStackBytesAtTheGlobalPeakSumToThePeak) {
 TEST(HeapModel, TemporaryMeansNoAllocationInBetweenOnThatThread) {
   HeapModel heap;
   heap.apply(alloc(1, 0x1000, 10, 1));
-  heap.apply(release(2, 0x1000));          // temporary
+  heap.apply(release(2, 0x1000));  // temporary
   heap.apply(alloc(3, 0x2000, 10, 1));
   heap.apply(alloc(4, 0x3000, 10, 1));
-  heap.apply(release(5, 0x2000));          // not: 0x3000 came in between
-  heap.apply(release(6, 0x3000));          // temporary: only a free in between
+  heap.apply(release(5, 0x2000));  // not: 0x3000 came in between
+  heap.apply(release(6, 0x3000));  // temporary: only a free in between
   heap.apply(alloc(7, 0x4000, 10, 1, /*thread=*/0));
   heap.apply(alloc(8, 0x5000, 10, 1, /*thread=*/1));
   heap.apply(release(9, 0x4000, /*thread=*/0));  // temporary: the other thread does not count
@@ -140,7 +139,7 @@ TEST(HeapModel, MappingsAreSplitByPartialUnmapAndCarriedByMremap) {
   EXPECT_EQ(heap.totals().live_bytes, 10u * 4096);
   heap.apply(unmap(2, 0x100000 + 2 * 4096, 3 * 4096));  // a hole in the middle
   EXPECT_EQ(heap.totals().live_bytes, 7u * 4096);
-  EXPECT_EQ(heap.totals().live_count, 2u);  // two pieces remain
+  EXPECT_EQ(heap.totals().live_count, 2u);   // two pieces remain
   heap.apply(unmap(3, 0x100000, 2 * 4096));  // the head piece entirely
   EXPECT_EQ(heap.totals().live_count, 1u);
   // mremap of the tail piece to a new place, grown: the stack that mapped it keeps it.

@@ -11,7 +11,8 @@ using namespace dprof::testing;
 namespace {
 
 bool heaptrack_installed() {
-  return run_command({"sh", "-c", "command -v heaptrack && command -v heaptrack_print"}).exit_code == 0;
+  return run_command({"sh", "-c", "command -v heaptrack && command -v heaptrack_print"})
+             .exit_code == 0;
 }
 
 // heaptrack_print writes sizes like "172.70K" (powers of 1000).
@@ -21,7 +22,11 @@ double heaptrack_bytes(const std::string& text) {
   if (!std::regex_match(text, match, pattern)) return -1;
   double value = std::stod(match[1]);
   std::string unit = match[2];
-  double factor = unit == "K" ? 1e3 : unit == "M" ? 1e6 : unit == "G" ? 1e9 : unit == "T" ? 1e12 : 1;
+  double factor = unit == "K"   ? 1e3
+                  : unit == "M" ? 1e6
+                  : unit == "G" ? 1e9
+                  : unit == "T" ? 1e12
+                                : 1;
   return value * factor;
 }
 
@@ -47,7 +52,8 @@ TEST(HeaptrackAgreement, TotalsMatchOnTheSameProgram) {
   ASSERT_EQ(printed.exit_code, 0) << printed.err;
 
   std::string trace = directory.file("dp.dprof");
-  CommandResult ours = run_command({damon_prof_binary(), "-q", "-o", trace, program, "single-thread"});
+  CommandResult ours =
+      run_command({damon_prof_binary(), "-q", "-o", trace, program, "single-thread"});
   ASSERT_EQ(ours.exit_code, 0) << ours.err;
   auto analysis = dprof::analyzer::analyze_trace(trace);
 
@@ -62,7 +68,8 @@ TEST(HeaptrackAgreement, TotalsMatchOnTheSameProgram) {
   double heaptrack_leaked = heaptrack_bytes(field(printed.out, "total memory leaked"));
   uint64_t page = 4096;
   uint64_t our_leaked_malloc = analysis.totals.live_bytes - 2 * page;  // via_mmap leaves 2 pages
-  EXPECT_NEAR(static_cast<double>(our_leaked_malloc), heaptrack_leaked, heaptrack_leaked * 0.001 + 10);
+  EXPECT_NEAR(static_cast<double>(our_leaked_malloc), heaptrack_leaked,
+              heaptrack_leaked * 0.001 + 10);
   // Our peak includes mappings live at the time; the malloc-family peak is bounded by it.
   EXPECT_GE(static_cast<double>(analysis.totals.peak_bytes), heaptrack_peak * 0.999);
   EXPECT_LE(static_cast<double>(analysis.totals.peak_bytes), heaptrack_peak * 1.001 + 8 * page);

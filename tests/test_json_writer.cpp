@@ -1,9 +1,9 @@
-#include "json_writer.h"
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "json_writer.h"
 
 using dprof::analyzer::JsonWriter;
 

@@ -10,8 +10,9 @@ using namespace dprof::testing;
 TEST(Lifecycle, EveryPhaseOfTheProcessIsRecorded) {
   TempDir directory;
   std::string trace = directory.file("lifecycle.dprof");
-  CommandResult result = run_command({damon_prof_binary(), "-q", "-o", trace,
-                                      test_program("lifecycle"), test_program("libdprof_test_plugin.so")});
+  CommandResult result =
+      run_command({damon_prof_binary(), "-q", "-o", trace, test_program("lifecycle"),
+                   test_program("libdprof_test_plugin.so")});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, "lifecycle: caught 10\n");
   EXPECT_EQ(result.err, "");  // -q: not a word from damon-prof

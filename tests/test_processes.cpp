@@ -81,8 +81,8 @@ TEST(Processes, FatalSignalsAreRecordedAndPassedOn) {
 
 TEST(Processes, TheProgramsOwnSignalHandlerStillWorks) {
   TempDir directory;
-  CommandResult result = run_command(
-      {damon_prof_binary(), "-q", "-o", directory.file("t.dprof"), test_program("crasher"), "handler"});
+  CommandResult result = run_command({damon_prof_binary(), "-q", "-o", directory.file("t.dprof"),
+                                      test_program("crasher"), "handler"});
   EXPECT_EQ(result.exit_code, 42);  // 3 would mean the runtime's handler was visible
 }
 

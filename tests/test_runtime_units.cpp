@@ -17,7 +17,9 @@ namespace dprof {
 // The rings wake the writer thread; here the test plays the writer.
 std::atomic<bool> g_test_writer_running{true};
 void wake_writer() {}
-bool writer_running() { return g_test_writer_running.load(); }
+bool writer_running() {
+  return g_test_writer_running.load();
+}
 }  // namespace dprof
 
 using namespace dprof;

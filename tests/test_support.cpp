@@ -89,7 +89,8 @@ std::vector<std::string> TempDir::files_ending_with(const std::string& suffix) c
   std::vector<std::string> names;
   for (const auto& entry : std::filesystem::directory_iterator(path_)) {
     std::string name = entry.path().filename().string();
-    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (name.size() >= suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       names.push_back(entry.path().string());
     }
   }
@@ -97,8 +98,12 @@ std::vector<std::string> TempDir::files_ending_with(const std::string& suffix) c
   return names;
 }
 
-std::string damon_prof_binary() { return DAMON_PROF_BINARY; }
-std::string test_program(const std::string& name) { return std::string(TEST_PROGRAMS_DIR) + "/" + name; }
+std::string damon_prof_binary() {
+  return DAMON_PROF_BINARY;
+}
+std::string test_program(const std::string& name) {
+  return std::string(TEST_PROGRAMS_DIR) + "/" + name;
+}
 
 bool file_exists(const std::string& path) {
   struct stat status;

@@ -8,8 +8,8 @@
 namespace dprof::testing {
 
 struct CommandResult {
-  int exit_code = -1;    // when it exited
-  int signal = 0;        // when a signal killed it
+  int exit_code = -1;  // when it exited
+  int signal = 0;      // when a signal killed it
   std::string out;
   std::string err;
 };

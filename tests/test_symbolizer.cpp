@@ -1,6 +1,4 @@
 // Symbolizes return addresses of this very test binary, which is built with debug info.
-#include "symbolizer.h"
-
 #include <gtest/gtest.h>
 #include <link.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 #include <string>
 
 #include "analysis.h"
+#include "symbolizer.h"
 
 using dprof::analyzer::ModuleInfo;
 using dprof::analyzer::Segment;

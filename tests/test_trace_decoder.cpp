@@ -1,9 +1,8 @@
-#include "trace_decoder.h"
-
 #include <gtest/gtest.h>
 
 #include "test_support.h"
 #include "trace_builder.h"
+#include "trace_decoder.h"
 
 using dprof::analyzer::decode_trace;
 using dprof::analyzer::Event;
@@ -23,7 +22,9 @@ struct Recorder : TraceConsumer {
   dprof::analyzer::ProcessInfo process;
   void on_event(const Event& event) override { events.push_back(event); }
   void on_stack(const dprof::analyzer::StackInfo& stack) override { stacks.push_back(stack); }
-  void on_module_load(const dprof::analyzer::ModuleInfo& module) override { modules.push_back(module); }
+  void on_module_load(const dprof::analyzer::ModuleInfo& module) override {
+    modules.push_back(module);
+  }
   void on_process(const dprof::analyzer::ProcessInfo& info) override { process = info; }
 };
 
@@ -58,12 +59,27 @@ TEST(TraceDecoder, DecodesDefinitionsAndDeltaEncodedFields) {
   TraceBuilder builder;
   std::string command_line("prog\0--flag", 11);
   builder.record(DPROF_REC_PROCESS, RecordBody()
-                                        .u(42).u(1).u(1700000000000000000ull).u(4096).u(DPROF_PROCESS_FORKED)
-                                        .str("host").str("/bin/prog").str(command_line).str("0.1.0").str("a=1"));
+                                        .u(42)
+                                        .u(1)
+                                        .u(1700000000000000000ull)
+                                        .u(4096)
+                                        .u(DPROF_PROCESS_FORKED)
+                                        .str("host")
+                                        .str("/bin/prog")
+                                        .str(command_line)
+                                        .str("0.1.0")
+                                        .str("a=1"));
   builder.record(DPROF_REC_STACK, RecordBody().u(7).u(3).u(0x401000).s(0x100).s(-0x50));
   builder.record(DPROF_REC_MODULE_LOAD, RecordBody()
-                                            .u(1).u(0).u(0x400000).str("/bin/prog").str("\x01\x02")
-                                            .u(1).u(0x400000).u(0x402000).u(1));
+                                            .u(1)
+                                            .u(0)
+                                            .u(0x400000)
+                                            .str("/bin/prog")
+                                            .str("\x01\x02")
+                                            .u(1)
+                                            .u(0x400000)
+                                            .u(0x402000)
+                                            .u(1));
   builder.record(DPROF_REC_EVENTS, EventsBody(0, 5, 0x7f0000000000)
                                        .mmap(5, 0x7f0000000000, 8192, 7, 3, 0x22)
                                        .munmap(9, 0x7f0000001000, 4096)

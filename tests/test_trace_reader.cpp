@@ -1,11 +1,10 @@
-#include "trace_reader.h"
-
 #include <gtest/gtest.h>
 
 #include "test_support.h"
 #include "trace_builder.h"
 #include "trace_decoder.h"
 #include "trace_error.h"
+#include "trace_reader.h"
 
 using dprof::analyzer::decode_trace;
 using dprof::analyzer::ReaderOptions;
@@ -31,8 +30,10 @@ TraceBuilder three_frames() {
   TraceBuilder builder;
   for (int frame = 0; frame < 3; ++frame) {
     uint64_t base = 1000 * static_cast<uint64_t>(frame + 1);
-    builder.record(DPROF_REC_EVENTS,
-                   EventsBody(0, base, 0x1000).alloc(base, 0x1000 + base, 16, 1).free(base + 1, 0x1000 + base).body());
+    builder.record(DPROF_REC_EVENTS, EventsBody(0, base, 0x1000)
+                                         .alloc(base, 0x1000 + base, 16, 1)
+                                         .free(base + 1, 0x1000 + base)
+                                         .body());
     builder.record(DPROF_REC_WATERMARK, RecordBody().u(base + 10));
     if (frame == 2) builder.record(DPROF_REC_END, RecordBody().u(5000).u(DPROF_END_EXIT).s(0).u(0));
     builder.end_frame();

@@ -1,6 +1,6 @@
-#include "units.h"
-
 #include <gtest/gtest.h>
+
+#include "units.h"
 
 using dprof::analyzer::format_bytes;
 using dprof::analyzer::format_count;

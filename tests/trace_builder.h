@@ -53,8 +53,8 @@ class TraceBuilder {
     std::vector<uint8_t> compressed(ZSTD_compressBound(frame_.size()));
     ZSTD_CCtx* context = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1);
-    size_t size = ZSTD_compress2(context, compressed.data(), compressed.size(), frame_.data(),
-                                 frame_.size());
+    size_t size =
+        ZSTD_compress2(context, compressed.data(), compressed.size(), frame_.data(), frame_.size());
     ZSTD_freeCCtx(context);
     compressed.resize(size);
     dprof_frame_header header{DPROF_FRAME_MAGIC, static_cast<uint32_t>(size),
@@ -92,7 +92,8 @@ class TraceBuilder {
 
   static void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
   }
 
  private:
@@ -120,8 +121,8 @@ class EventsBody {
     head(DPROF_EV_FREE, function, time, address);
     return *this;
   }
-  EventsBody& mmap(uint64_t time, uint64_t address, uint64_t length, uint64_t stack,
-                   uint32_t prot, uint32_t flags, uint8_t function = DPROF_FN_MMAP) {
+  EventsBody& mmap(uint64_t time, uint64_t address, uint64_t length, uint64_t stack, uint32_t prot,
+                   uint32_t flags, uint8_t function = DPROF_FN_MMAP) {
     head(DPROF_EV_MMAP, function, time, address);
     body_.u(length).u(stack).u(prot).u(flags);
     return *this;

@@ -41,7 +41,8 @@ std::string find_in_path(const std::string& name) {
 // "" when the ELF file can take a preload, else why not.
 std::string check_elf(const std::string& path, const std::vector<char>& head) {
   if (head.size() < sizeof(Elf64_Ehdr)) return "is not a valid ELF file";
-  if (head[EI_CLASS] != ELFCLASS64) return "is a 32-bit program; damon-prof profiles 64-bit programs";
+  if (head[EI_CLASS] != ELFCLASS64)
+    return "is a 32-bit program; damon-prof profiles 64-bit programs";
   Elf64_Ehdr header;
   std::memcpy(&header, head.data(), sizeof(header));
   if (header.e_machine != EM_X86_64) return "is not an x86-64 program";
@@ -79,8 +80,9 @@ ProgramCheck check_program(const std::string& name) {
     return check;
   }
   if ((status.st_mode & (S_ISUID | S_ISGID)) != 0) {
-    check.error = name + ": is setuid/setgid; the dynamic linker ignores preloads for such "
-                         "programs, so it cannot be profiled";
+    check.error = name +
+                  ": is setuid/setgid; the dynamic linker ignores preloads for such "
+                  "programs, so it cannot be profiled";
     return check;
   }
   std::ifstream file(check.path, std::ios::binary);
@@ -115,8 +117,8 @@ std::string locate_runtime(std::string* error) {
   if (realpath(candidate.c_str(), resolved) != nullptr && access(resolved, R_OK) == 0) {
     return resolved;
   }
-  *error = "cannot find the runtime library at " + candidate +
-           " (set DAMON_PROF_RUNTIME to its path)";
+  *error =
+      "cannot find the runtime library at " + candidate + " (set DAMON_PROF_RUNTIME to its path)";
   return {};
 }
 

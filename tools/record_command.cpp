@@ -114,7 +114,8 @@ int record_command(const std::vector<std::string>& arguments) {
       return fail("unknown option " + argument + " (see damon-prof help)");
     }
   }
-  if (index >= arguments.size()) return fail("which program? usage: damon-prof [record] PROGRAM [ARGS...]");
+  if (index >= arguments.size())
+    return fail("which program? usage: damon-prof [record] PROGRAM [ARGS...]");
   std::vector<std::string> program_argv(arguments.begin() + static_cast<std::ptrdiff_t>(index),
                                         arguments.end());
   ProgramCheck program = check_program(program_argv[0]);
@@ -125,7 +126,8 @@ int record_command(const std::vector<std::string>& arguments) {
   if (!output.empty()) {
     struct stat status;
     if (lstat(output.c_str(), &status) == 0) {
-      return fail(output + ": already exists (damon-prof never overwrites a file; choose another -o)");
+      return fail(output +
+                  ": already exists (damon-prof never overwrites a file; choose another -o)");
     }
     int probe = open(output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
     if (probe < 0) return fail(output + ": cannot create the trace: " + std::strerror(errno));

@@ -1,14 +1,16 @@
-/* damon-prof trace format — the one contract between the runtime (writer) and the analyzer (reader).
+/* damon-prof trace format — the one contract between the runtime (writer) and the analyzer
+ * (reader).
  *
- * Plain C so that either side, and third-party readers, can include it. Everything is little-endian.
+ * Plain C so that either side, and third-party readers, can include it. Everything is
+ * little-endian.
  *
  *   file    = file_header frame*
- *   frame   = frame_header zstd_frame            (each frame decodes alone; zstd content checksum on)
- *   payload = record*                            (the decompressed bytes of one frame)
- *   record  = varint type, varint length, length bytes of body
+ *   frame   = frame_header zstd_frame            (each frame decodes alone; zstd content checksum
+ * on) payload = record*                            (the decompressed bytes of one frame) record  =
+ * varint type, varint length, length bytes of body
  *
- * A reader skips record types it does not know, so minor versions may add types. A major version bump
- * means an older reader must refuse the file. Full description: docs/trace-format.md.
+ * A reader skips record types it does not know, so minor versions may add types. A major version
+ * bump means an older reader must refuse the file. Full description: docs/trace-format.md.
  */
 #ifndef DAMON_PROF_TRACE_FORMAT_H
 #define DAMON_PROF_TRACE_FORMAT_H
@@ -20,7 +22,9 @@
 extern "C" {
 #endif
 
-#define DPROF_FILE_MAGIC "\x89" "DPROF\r\n"
+#define DPROF_FILE_MAGIC \
+  "\x89"                 \
+  "DPROF\r\n"
 #define DPROF_FILE_MAGIC_SIZE 8
 #define DPROF_VERSION_MAJOR 1
 #define DPROF_VERSION_MINOR 0
@@ -96,8 +100,8 @@ enum dprof_record_type {
 };
 
 enum dprof_process_flags {
-  DPROF_PROCESS_FORKED = 1,    /* a fork child: allocations before time 0 were the parent's */
-  DPROF_PROCESS_EXECED = 2,    /* this image replaced a traced image by exec */
+  DPROF_PROCESS_FORKED = 1, /* a fork child: allocations before time 0 were the parent's */
+  DPROF_PROCESS_EXECED = 2, /* this image replaced a traced image by exec */
 };
 
 enum dprof_end_how {

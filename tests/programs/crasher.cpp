@@ -16,7 +16,9 @@ __attribute__((noinline)) void before_the_end() {
   for (int i = 0; i < 9; ++i) sink = malloc(99);
 }
 
-void own_handler(int) { _exit(42); }
+void own_handler(int) {
+  _exit(42);
+}
 }  // namespace
 
 int main(int argc, char** argv) {

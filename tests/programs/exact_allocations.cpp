@@ -45,7 +45,8 @@ __attribute__((noinline)) void via_reallocarray() {  // 2 calls: 8*16, 16*16; fr
   free(block);
 }
 
-__attribute__((noinline)) void via_aligned_functions() {  // 3 x 300 + 2 x 500 + 2 x 512 + 1000 + 1000
+__attribute__((noinline)) void
+via_aligned_functions() {  // 3 x 300 + 2 x 500 + 2 x 512 + 1000 + 1000
   void* blocks[9];
   int count = 0;
   for (int i = 0; i < 3; ++i) blocks[count++] = memalign(64, 300);
@@ -70,7 +71,8 @@ struct alignas(128) AlignedWidget {
   char payload[256];
 };
 
-__attribute__((noinline)) void via_operator_new() {  // 4 x new[700], 3 x new Widget(48), 2 x aligned(256), 1 x nothrow(90)
+__attribute__((noinline)) void
+via_operator_new() {  // 4 x new[700], 3 x new Widget(48), 2 x aligned(256), 1 x nothrow(90)
   for (int i = 0; i < 4; ++i) {
     char* array = new char[700];
     sink = array;

@@ -14,18 +14,22 @@ namespace {
 volatile void* sink;
 
 struct StaticObject {
-  StaticObject() { block = malloc(111); }          // before main, freed in the destructor
+  StaticObject() { block = malloc(111); }  // before main, freed in the destructor
   ~StaticObject() {
     free(block);
-    sink = malloc(222);                             // after main, leaked
+    sink = malloc(222);  // after main, leaked
   }
   void* block;
 };
 StaticObject static_object;
 
-__attribute__((constructor)) void constructor_function() { sink = malloc(444); }  // leaked
+__attribute__((constructor)) void constructor_function() {
+  sink = malloc(444);
+}  // leaked
 
-void exit_handler() { sink = malloc(333); }  // leaked
+void exit_handler() {
+  sink = malloc(333);
+}  // leaked
 
 __attribute__((noinline)) int throw_and_catch(int times) {
   int caught = 0;

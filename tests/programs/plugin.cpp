@@ -4,7 +4,11 @@
 
 namespace {
 volatile void* sink;
-__attribute__((constructor)) void plugin_constructor() { sink = malloc(555); }  // leaked
+__attribute__((constructor)) void plugin_constructor() {
+  sink = malloc(555);
+}  // leaked
 }  // namespace
 
-extern "C" __attribute__((noinline)) void* plugin_make_buffer() { return malloc(666); }  // leaked
+extern "C" __attribute__((noinline)) void* plugin_make_buffer() {
+  return malloc(666);
+}  // leaked

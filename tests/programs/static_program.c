@@ -1,2 +1,4 @@
 /* Statically linked: the runtime cannot be preloaded into it. */
-int main(void) { return 0; }
+int main(void) {
+  return 0;
+}
