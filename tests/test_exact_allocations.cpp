@@ -132,7 +132,7 @@ TEST_F(ExactAllocations, AnonymousMappingsAndPartialUnmaps) {
 TEST_F(ExactAllocations, FreedInAnAtexitHandlerIsNotALeak) {
   SiteTotals at_exit = site("allocate_freed_at_exit");
   EXPECT_EQ(at_exit.alloc_count, 6u + 2u);  // the blocks, the vector and its storage
-  EXPECT_EQ(at_exit.alloc_bytes, 6u * 64 + sizeof(std::vector<void*>) + 6u * sizeof(void*));
+  EXPECT_EQ(at_exit.alloc_bytes, 6ull * 64 + sizeof(std::vector<void*>) + 6 * sizeof(void*));
   EXPECT_EQ(at_exit.leaked_bytes, 0u);
 }
 

@@ -10,6 +10,8 @@ using dprof::analyzer::HeapModel;
 
 namespace {
 
+constexpr uint64_t kPage = 4096;
+
 Event alloc(uint64_t time, uint64_t address, uint64_t size, uint64_t stack, uint32_t thread = 0,
             uint8_t function = DPROF_FN_MALLOC) {
   Event event;
@@ -135,28 +137,28 @@ TEST(HeapModel, UnknownFreesAndReusedAddressesAreCountedNotFatal) {
 
 TEST(HeapModel, MappingsAreSplitByPartialUnmapAndCarriedByMremap) {
   HeapModel heap;
-  heap.apply(map(1, 0x100000, 10 * 4096, 7));
-  EXPECT_EQ(heap.totals().live_bytes, 10u * 4096);
-  heap.apply(unmap(2, 0x100000 + 2 * 4096, 3 * 4096));  // a hole in the middle
-  EXPECT_EQ(heap.totals().live_bytes, 7u * 4096);
-  EXPECT_EQ(heap.totals().live_count, 2u);   // two pieces remain
-  heap.apply(unmap(3, 0x100000, 2 * 4096));  // the head piece entirely
+  heap.apply(map(1, 0x100000, 10 * kPage, 7));
+  EXPECT_EQ(heap.totals().live_bytes, 10 * kPage);
+  heap.apply(unmap(2, 0x100000 + 2 * kPage, 3 * kPage));  // a hole in the middle
+  EXPECT_EQ(heap.totals().live_bytes, 7 * kPage);
+  EXPECT_EQ(heap.totals().live_count, 2u);    // two pieces remain
+  heap.apply(unmap(3, 0x100000, 2 * kPage));  // the head piece entirely
   EXPECT_EQ(heap.totals().live_count, 1u);
   // mremap of the tail piece to a new place, grown: the stack that mapped it keeps it.
-  heap.apply(unmap(4, 0x100000 + 5 * 4096, 5 * 4096, DPROF_FN_MREMAP));
-  heap.apply(map(4, 0x900000, 8 * 4096, 0, 0xffffffffu, DPROF_FN_MREMAP));
-  EXPECT_EQ(heap.totals().live_bytes, 8u * 4096);
-  EXPECT_EQ(heap.stacks().at(7).live_bytes, 8u * 4096);
+  heap.apply(unmap(4, 0x100000 + 5 * kPage, 5 * kPage, DPROF_FN_MREMAP));
+  heap.apply(map(4, 0x900000, 8 * kPage, 0, 0xffffffffu, DPROF_FN_MREMAP));
+  EXPECT_EQ(heap.totals().live_bytes, 8 * kPage);
+  EXPECT_EQ(heap.stacks().at(7).live_bytes, 8 * kPage);
   EXPECT_EQ(heap.totals().mmap_count, 1u);
   // Read-only mappings and file-backed remaps are not allocations.
   heap.apply(map(5, 0x200000, 4096, 8, PROT_READ));
   heap.apply(unmap(6, 0x300000, 4096, DPROF_FN_MREMAP));
   heap.apply(map(6, 0x400000, 4096, 0, 0xffffffffu, DPROF_FN_MREMAP));
-  EXPECT_EQ(heap.totals().live_bytes, 8u * 4096);
+  EXPECT_EQ(heap.totals().live_bytes, 8 * kPage);
   // Lengths are rounded to whole pages.
   heap.apply(map(7, 0x500000, 100, 9));
   EXPECT_EQ(heap.stacks().at(9).alloc_bytes, 4096u);
-  heap.apply(unmap(8, 0x900000, 8 * 4096));
+  heap.apply(unmap(8, 0x900000, 8 * kPage));
   heap.apply(unmap(9, 0x500000, 4096));
   EXPECT_EQ(heap.totals().live_bytes, 0u);
   EXPECT_EQ(heap.totals().live_count, 0u);
@@ -164,9 +166,9 @@ TEST(HeapModel, MappingsAreSplitByPartialUnmapAndCarriedByMremap) {
 
 TEST(HeapModel, MapFixedOverAnExistingMappingReplacesIt) {
   HeapModel heap;
-  heap.apply(map(1, 0x100000, 4 * 4096, 1));
+  heap.apply(map(1, 0x100000, 4 * kPage, 1));
   heap.apply(map(2, 0x100000 + 4096, 4096, 2));
-  EXPECT_EQ(heap.totals().live_bytes, 4u * 4096);
-  EXPECT_EQ(heap.stacks().at(1).live_bytes, 3u * 4096);
+  EXPECT_EQ(heap.totals().live_bytes, 4 * kPage);
+  EXPECT_EQ(heap.stacks().at(1).live_bytes, 3 * kPage);
   EXPECT_EQ(heap.stacks().at(2).live_bytes, 4096u);
 }

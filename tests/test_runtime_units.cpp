@@ -60,6 +60,7 @@ TEST(InternalAlloc, ReallocateKeepsContentsAndZeroedIsZero) {
 
 TEST(InternalAlloc, ConcurrentUseGivesDistinctBlocks) {
   std::vector<std::thread> threads;
+  threads.reserve(8);
   std::vector<std::vector<void*>> blocks(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([t, &blocks] {
@@ -96,6 +97,7 @@ TEST(StackTable, ConcurrentInternsAgreeOnIds) {
   stack_table::reset();
   std::atomic<int> new_count{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<std::vector<uint64_t>> ids(4, std::vector<uint64_t>(500));
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {

@@ -39,6 +39,7 @@ CommandResult run_command(const std::vector<std::string>& argv,
     if (!directory.empty() && chdir(directory.c_str()) != 0) _exit(126);
     for (const std::string& variable : environment) putenv(strdup(variable.c_str()));
     std::vector<char*> raw;
+    raw.reserve(argv.size() + 1);
     for (const std::string& argument : argv) raw.push_back(const_cast<char*>(argument.c_str()));
     raw.push_back(nullptr);
     execvp(raw[0], raw.data());

@@ -10,7 +10,6 @@ using dprof::analyzer::decode_trace;
 using dprof::analyzer::ReaderOptions;
 using dprof::analyzer::TraceConsumer;
 using dprof::analyzer::TraceError;
-using dprof::analyzer::TraceReader;
 using dprof::testing::EventsBody;
 using dprof::testing::RecordBody;
 using dprof::testing::TempDir;

@@ -40,7 +40,7 @@ TEST(Format, BytesAndCounts) {
   EXPECT_EQ(format_bytes(0), "0 B");
   EXPECT_EQ(format_bytes(1023), "1023 B");
   EXPECT_EQ(format_bytes(1536), "1.50 KiB");
-  EXPECT_EQ(format_bytes(10u * 1024 * 1024), "10.0 MiB");
+  EXPECT_EQ(format_bytes(10ull * 1024 * 1024), "10.0 MiB");
   EXPECT_EQ(format_count(0), "0");
   EXPECT_EQ(format_count(1234567), "1,234,567");
   EXPECT_EQ(format_count(100), "100");

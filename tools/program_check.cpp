@@ -49,7 +49,8 @@ std::string check_elf(const std::string& path, const std::vector<char>& head) {
   std::ifstream file(path, std::ios::binary);
   for (unsigned i = 0; i < header.e_phnum; ++i) {
     Elf64_Phdr program_header;
-    file.seekg(static_cast<std::streamoff>(header.e_phoff + i * header.e_phentsize));
+    file.seekg(static_cast<std::streamoff>(header.e_phoff +
+                                           static_cast<uint64_t>(i) * header.e_phentsize));
     if (!file.read(reinterpret_cast<char*>(&program_header), sizeof(program_header))) break;
     if (program_header.p_type == PT_INTERP) return {};
   }

@@ -59,6 +59,7 @@ std::string absolute_directory_of(const std::string& path) {
   setenv("DAMON_PROF_OUTPUT_DIR", output_dir.c_str(), 1);
   if (!flush_interval.empty()) setenv("DAMON_PROF_FLUSH_INTERVAL", flush_interval.c_str(), 1);
   std::vector<char*> raw;
+  raw.reserve(argv.size() + 1);
   for (const std::string& argument : argv) raw.push_back(const_cast<char*>(argument.c_str()));
   raw.push_back(nullptr);
   execv(program.path.c_str(), raw.data());
