@@ -22,7 +22,12 @@ demo: build
 	$(BUILD_DIR)/bin/damon-prof -o $(BUILD_DIR)/demo.dprof $(BUILD_DIR)/bin/damon-prof-demo
 	$(BUILD_DIR)/bin/damon-prof report $(BUILD_DIR)/demo.dprof --top 5
 
+# The suite runs twice: as built, and with the analyzer, the CLI and the tests built with
+# AddressSanitizer and UBSan (the preloaded runtime is never sanitized: it runs inside programs).
 test: build
+	@cmake -S . -B $(BUILD_DIR)-sanitize -DCMAKE_BUILD_TYPE=Debug -DDAMON_PROF_SANITIZE=ON > /dev/null
+	@cmake --build $(BUILD_DIR)-sanitize -j $(JOBS)
+	@cd $(BUILD_DIR)-sanitize && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 bench: build
@@ -33,4 +38,4 @@ format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	@rm -rf $(BUILD_DIR)
+	@rm -rf $(BUILD_DIR) $(BUILD_DIR)-sanitize

@@ -50,6 +50,8 @@ struct WriterState {
   pthread_t thread{};
 };
 
+std::atomic<pid_t> g_writer_tid{0};
+
 WriterState g_writer;
 std::atomic<bool> g_running{false};
 uint32_t g_wake_word = 0;  // futex: producers and requesters bump it
@@ -301,6 +303,7 @@ void append_end() {
 
 void* writer_main(void*) {
   thread_state().in_runtime = 1;  // everything this thread allocates is the runtime's
+  g_writer_tid.store(sys::current_tid(), std::memory_order_release);
   prctl(PR_SET_NAME, "damon-prof-wr", 0, 0, 0);
   g_writer.compressor = ZSTD_createCCtx();
   ZSTD_CCtx_setParameter(g_writer.compressor, ZSTD_c_compressionLevel,
@@ -419,7 +422,8 @@ void flush_and_wait() {
 }
 
 void finish(uint32_t how, int64_t code) {
-  if (!writer_running()) return;
+  // The writer cannot wait for itself (a fault inside the writer thread).
+  if (!writer_running() || sys::current_tid() == g_writer_tid.load()) return;
   g_end_how.store(how);
   g_end_code.store(code);
   uint32_t ticket = g_flush_requested.fetch_add(1, std::memory_order_acq_rel) + 1;
