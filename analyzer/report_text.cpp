@@ -86,7 +86,8 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
     const ProcessInfo& process = *analysis.process;
     std::string command;
     for (const std::string& argument : process.command_line) {
-      command += (command.empty() ? "" : " ") + argument;
+      if (!command.empty()) command += ' ';
+      for (char c : argument) command += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
     }
     if (command.size() > 100) command = command.substr(0, 97) + "...";
     write_line(out, style, "program", command + "  (pid " + std::to_string(process.pid) + ")");

@@ -6,9 +6,11 @@
 namespace dprof::output_file {
 
 // Opens the trace for this process and writes the file header. The root process of a recording
-// uses DAMON_PROF_OUTPUT when DAMON_PROF_OUTPUT_PID names it; every other process (fork children,
-// exec'd images, untracked starts) uses "<dir>/<program>.<pid>.dprof", with ".N" before ".dprof"
-// when that name is taken. Returns the fd, or -1; `path` receives the name.
+// uses DAMON_PROF_OUTPUT when DAMON_PROF_OUTPUT_PID names it, and the images that replace it by
+// exec use "<that path without .dprof>.exec<N>.dprof"; every other process (fork children and
+// what they exec, processes started without the launcher) uses "<dir>/<program>.<pid>.dprof",
+// with ".N" before ".dprof" when that name is taken. Returns the fd, or -1; `path` receives the
+// name.
 int create(char* path, size_t path_capacity, bool* replaced_earlier_image);
 
 }  // namespace dprof::output_file

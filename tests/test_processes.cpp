@@ -18,8 +18,12 @@ TEST(Processes, ForkChildAndExecImageEachWriteTheirOwnTrace) {
   TempDir directory;
   std::string parent_trace = directory.file("parent.dprof");
   CommandResult result =
-      run_command({damon_prof_binary(), "-q", "-o", parent_trace, test_program("fork_exec")});
+      run_command({damon_prof_binary(), "-o", parent_trace, test_program("fork_exec")});
   EXPECT_EQ(result.exit_code, 4) << result.err;  // the exec'd image's status
+  // The summary follows the exec to the program that finally ran.
+  std::string exec_trace = directory.file("parent.exec1.dprof");
+  EXPECT_NE(result.err.find("trace written to " + exec_trace), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("earlier images: " + parent_trace), std::string::npos) << result.err;
   auto traces = directory.files_ending_with(".dprof");
   ASSERT_EQ(traces.size(), 3u) << result.err;
   int parents = 0, children = 0, exec_images = 0;
@@ -41,6 +45,8 @@ TEST(Processes, ForkChildAndExecImageEachWriteTheirOwnTrace) {
       EXPECT_EQ(analysis.end->how, static_cast<uint32_t>(DPROF_END_EXIT));
     } else {
       ++exec_images;
+      EXPECT_EQ(trace, exec_trace);
+      EXPECT_NE(analysis.process->flags & DPROF_PROCESS_EXECED, 0u);
       EXPECT_EQ(totals_for(analysis, "exec_stage_allocations").alloc_bytes, 7u * 777);
       EXPECT_EQ(analysis.end->how, static_cast<uint32_t>(DPROF_END_EXIT));
       EXPECT_EQ(analysis.end->code, 4);

@@ -69,6 +69,41 @@ std::string absolute_directory_of(const std::string& path) {
   _exit(127);
 }
 
+// The traces of the root process and of the images that replaced it by exec, in order: each
+// image's trace is the previous one's name with ".exec<N>" before ".dprof".
+std::vector<std::string> exec_chain(const std::string& root) {
+  std::vector<std::string> chain{root};
+  std::string stem = root.size() > 6 && root.compare(root.size() - 6, 6, ".dprof") == 0
+                         ? root.substr(0, root.size() - 6)
+                         : root;
+  for (int image = 1;; ++image) {
+    std::string next = stem + ".exec" + std::to_string(image) + ".dprof";
+    struct stat status;
+    if (lstat(next.c_str(), &status) != 0) break;
+    chain.push_back(next);
+  }
+  return chain;
+}
+
+void summarize(const std::string& root_trace) {
+  std::vector<std::string> chain = exec_chain(root_trace);
+  const std::string& last = chain.back();
+  try {
+    analyzer::Analysis analysis = analyzer::analyze_trace(last);
+    analyzer::write_short_summary(std::cerr, analysis);
+    if (!analysis.end) std::cerr << "damon-prof: " << analyzer::describe_end(analysis) << "\n";
+  } catch (const analyzer::TraceError& error) {
+    std::cerr << "damon-prof: " << last << ": " << error.what() << "\n";
+    return;
+  }
+  std::cerr << "damon-prof: trace written to " << last << " (damon-prof report " << last << ")\n";
+  if (chain.size() > 1) {
+    std::cerr << "damon-prof: the program replaced itself by exec; earlier images:";
+    for (size_t i = 0; i + 1 < chain.size(); ++i) std::cerr << " " << chain[i];
+    std::cerr << "\n";
+  }
+}
+
 [[noreturn]] void die_like(int signal_number) {
   // The program died of this signal: so does damon-prof, for whoever waits on us, without a
   // second core dump.
@@ -167,16 +202,7 @@ int record_command(const std::vector<std::string>& arguments) {
   std::string trace = output.empty() ? output_dir + "/" + basename_of(program_argv[0]) + "." +
                                            std::to_string(child) + ".dprof"
                                      : output;
-  if (!quiet) {
-    try {
-      analyzer::Analysis analysis = analyzer::analyze_trace(trace);
-      analyzer::write_short_summary(std::cerr, analysis);
-      std::cerr << "damon-prof: trace written to " << trace << " (damon-prof report " << trace
-                << ")\n";
-    } catch (const analyzer::TraceError& error) {
-      std::cerr << "damon-prof: " << trace << ": " << error.what() << "\n";
-    }
-  }
+  if (!quiet) summarize(trace);
   if (WIFSIGNALED(status)) die_like(WTERMSIG(status));
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
