@@ -195,6 +195,8 @@ class Decoder {
       event.sequence = sequence_++;
       ++summary_.events;
       pending_.push(event);
+      if (pending_.size() > summary_.max_pending_events)
+        summary_.max_pending_events = pending_.size();
     }
   }
 

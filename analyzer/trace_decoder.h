@@ -33,6 +33,9 @@ struct DecodeSummary {
   uint64_t events = 0;
   uint64_t unknown_records = 0;
   uint64_t corrupt_frames_skipped = 0;
+  // The most events held at once for reordering: bounded by one drain interval's worth, whatever
+  // the trace's length (the streaming guarantee).
+  uint64_t max_pending_events = 0;
   bool truncated = false;  // the file ends inside a frame
   bool has_end = false;    // an end record closes the trace
   uint16_t version_major = 0;

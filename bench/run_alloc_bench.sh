@@ -3,11 +3,11 @@
 # each run REPEAT times interleaved (so machine noise hits all three alike); prints median wall
 # times, the slowdown ratios against native, and trace bytes per allocation event.
 #
-#   bench/run_alloc_bench.sh [BUILD_DIR]     (env: THREADS=4 ROUNDS=200000 REPEAT=5)
+#   bench/run_alloc_bench.sh [BUILD_DIR]     (env: THREADS=8 ROUNDS=100000 REPEAT=5)
 set -euo pipefail
 build_dir=${1:-build}
-threads=${THREADS:-4}
-rounds=${ROUNDS:-200000}
+threads=${THREADS:-8}
+rounds=${ROUNDS:-100000}
 repeat=${REPEAT:-5}
 program="$build_dir/bin/alloc_heavy"
 damon_prof="$build_dir/bin/damon-prof"

@@ -104,7 +104,7 @@ void record_alloc(uint16_t function, const void* address, size_t size) {
   uint64_t stack_id = capture_stack_id(ring);
   ring->begin_event();
   if (auto* item = reserve_item<AllocItem>(ring, ItemType::kAlloc, function)) {
-    item->time_ns = now_ns();
+    item->time_ns = ring->stamp(now_ns());
     item->address = reinterpret_cast<uint64_t>(address);
     item->size = size;
     item->stack_id = stack_id;
@@ -123,7 +123,7 @@ void record_mmap(const void* address, size_t length, int prot, int flags) {
   uint64_t stack_id = capture_stack_id(ring);
   ring->begin_event();
   if (auto* item = reserve_item<MmapItem>(ring, ItemType::kMmap, DPROF_FN_MMAP)) {
-    item->time_ns = now_ns();
+    item->time_ns = ring->stamp(now_ns());
     item->address = reinterpret_cast<uint64_t>(address);
     item->length = length;
     item->stack_id = stack_id;
@@ -144,7 +144,7 @@ ReleaseEvent::ReleaseEvent(bool capture_stack) {
   if (capture_stack) stack_id_ = capture_stack_id(ring_);
   // Busy before the clock is read: the writer's watermark depends on it (thread_ring.h).
   ring_->begin_event();
-  time_ns_ = now_ns();
+  time_ns_ = ring_->stamp(now_ns());
 }
 
 ReleaseEvent::~ReleaseEvent() {
@@ -176,7 +176,7 @@ void ReleaseEvent::alloc_done(uint16_t function, const void* address, size_t siz
   if (ring_ == nullptr) return;
   RuntimeScope scope;
   if (auto* item = reserve_item<AllocItem>(ring_, ItemType::kAlloc, function)) {
-    item->time_ns = now_ns();
+    item->time_ns = ring_->stamp(now_ns());
     item->address = reinterpret_cast<uint64_t>(address);
     item->size = size;
     item->stack_id = stack_id_;
@@ -189,7 +189,7 @@ void ReleaseEvent::mmap_done(uint16_t function, const void* address, size_t leng
   if (ring_ == nullptr) return;
   RuntimeScope scope;
   if (auto* item = reserve_item<MmapItem>(ring_, ItemType::kMmap, function)) {
-    item->time_ns = now_ns();
+    item->time_ns = ring_->stamp(now_ns());
     item->address = reinterpret_cast<uint64_t>(address);
     item->length = length;
     item->stack_id = stack_id_;

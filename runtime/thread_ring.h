@@ -4,9 +4,11 @@
 // allocation path except the stack table.
 //
 // Ordering contract with the writer (see trace_writer.cpp): a producer marks itself busy *before*
-// it reads the clock for an event and clears the mark after publishing the item. A writer that
-// read the clock at T and then saw a ring not busy knows every event of that ring with a time
-// below T is already published, which is what lets it write watermarks.
+// it reads the clock for an event, stores the time it read in `event_time`, and clears the mark
+// after publishing the item. A writer that read the clock at T and then saw a ring not busy knows
+// every event of that ring with a time below T is already published; if the ring is busy, every
+// event below its `event_time` is (that value is the in-flight event's time or an earlier one's).
+// That is what lets the writer promise watermarks without any lock.
 #pragma once
 
 #include <stddef.h>
@@ -24,6 +26,7 @@ struct alignas(64) Ring {
   std::atomic<uint64_t> head{0};
   std::atomic<uint32_t> busy{0};
   uint32_t wake_sent = 0;
+  std::atomic<uint64_t> event_time{0};
   // Consumer's line.
   alignas(64) std::atomic<uint64_t> tail{0};
   uint64_t drained_events = 0;
@@ -37,6 +40,11 @@ struct alignas(64) Ring {
 
   void begin_event() { busy.store(1, std::memory_order_seq_cst); }
   void end_event() { busy.store(0, std::memory_order_release); }
+  // Publishes the time of the event in flight; returns it.
+  uint64_t stamp(uint64_t time_ns) {
+    event_time.store(time_ns, std::memory_order_relaxed);
+    return time_ns;
+  }
 
   // Returns room for `bytes` (a multiple of 8) at the head, waiting for the writer when the ring is
   // full. Returns nullptr only if the writer is not running and the ring is full.

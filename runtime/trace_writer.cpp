@@ -214,10 +214,10 @@ bool thread_is_gone(pid_t tid) {
   return syscall(SYS_tgkill, sys::current_pid(), tid, 0) != 0 && errno == ESRCH;
 }
 
-// Drains every ring. Returns false when some ring was mid-event, so that no watermark can be
-// promised past that event's time.
-bool drain_all(bool final_pass, uint64_t now) {
-  bool all_quiet = true;
+// Drains every ring and returns the watermark it can promise: `now`, or less when a ring was
+// mid-event (see the contract in thread_ring.h).
+uint64_t drain_all(bool final_pass, uint64_t now) {
+  uint64_t watermark = now;
   size_t slots = ring_registry::slot_count();
   bool check_liveness = now - g_writer.last_liveness_check_ns > 1000000000ull;
   if (check_liveness) g_writer.last_liveness_check_ns = now;
@@ -227,11 +227,14 @@ bool drain_all(bool final_pass, uint64_t now) {
     auto state = static_cast<RingState>(ring->state.load(std::memory_order_acquire));
     if (state == RingState::kFree) continue;
     bool busy = ring->busy.load(std::memory_order_seq_cst) != 0;
-    for (int attempt = 0; busy && attempt < 3 && !final_pass; ++attempt) {
+    if (busy && !final_pass) {
       sched_yield();
       busy = ring->busy.load(std::memory_order_seq_cst) != 0;
     }
-    if (busy) all_quiet = false;
+    if (busy) {
+      uint64_t in_flight = ring->event_time.load(std::memory_order_acquire);
+      if (in_flight < watermark) watermark = in_flight;
+    }
     uint64_t head = ring->head.load(std::memory_order_acquire);
     if (head != ring->tail.load(std::memory_order_relaxed)) ring->last_activity_ns = now;
     drain_ring(ring, head);
@@ -247,7 +250,7 @@ bool drain_all(bool final_pass, uint64_t now) {
       ring_registry::release_slot(ring);
     }
   }
-  return all_quiet;
+  return watermark;
 }
 
 uint64_t read_rss_bytes() {
@@ -322,7 +325,8 @@ void* writer_main(void*) {
     }
     if (module_map::changed_since_last_scan()) module_map::rescan(append_encoded);
     uint64_t now = recorder::now_ns();
-    if (drain_all(finishing, now) && now > g_writer.last_watermark) append_watermark(now);
+    uint64_t watermark = drain_all(finishing, now);
+    if (watermark > g_writer.last_watermark) append_watermark(watermark);
     if (now - g_writer.last_sample_ns >= g_writer.settings.sample_interval_ns || finishing) {
       append_memory_sample(now);
     }
