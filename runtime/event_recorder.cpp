@@ -94,15 +94,11 @@ bool push_raw_record(Ring* ring, const uint8_t* bytes, size_t length) {
   return true;
 }
 
-void record_alloc(uint16_t function, const void* address, size_t size) {
-  RuntimeScope scope;
-  Ring* ring = ring_for_this_thread();
-  if (ring == nullptr) {
-    ring_registry::count_dropped_event();
-    return;
-  }
-  uint64_t stack_id = capture_stack_id(ring);
-  ring->begin_event();
+namespace {
+
+// Acquisitions are stamped when their item is written, after the real call returned.
+void put_alloc(Ring* ring, uint16_t function, const void* address, size_t size,
+               uint64_t stack_id) {
   if (auto* item = reserve_item<AllocItem>(ring, ItemType::kAlloc, function)) {
     item->time_ns = ring->stamp(now_ns());
     item->address = reinterpret_cast<uint64_t>(address);
@@ -110,19 +106,11 @@ void record_alloc(uint16_t function, const void* address, size_t size) {
     item->stack_id = stack_id;
     ring->commit(sizeof(AllocItem));
   }
-  ring->end_event();
 }
 
-void record_mmap(const void* address, size_t length, int prot, int flags) {
-  RuntimeScope scope;
-  Ring* ring = ring_for_this_thread();
-  if (ring == nullptr) {
-    ring_registry::count_dropped_event();
-    return;
-  }
-  uint64_t stack_id = capture_stack_id(ring);
-  ring->begin_event();
-  if (auto* item = reserve_item<MmapItem>(ring, ItemType::kMmap, DPROF_FN_MMAP)) {
+void put_mmap(Ring* ring, uint16_t function, const void* address, size_t length, int prot,
+              int flags, uint64_t stack_id) {
+  if (auto* item = reserve_item<MmapItem>(ring, ItemType::kMmap, function)) {
     item->time_ns = ring->stamp(now_ns());
     item->address = reinterpret_cast<uint64_t>(address);
     item->length = length;
@@ -131,7 +119,35 @@ void record_mmap(const void* address, size_t length, int prot, int flags) {
     item->flags = static_cast<uint32_t>(flags);
     ring->commit(sizeof(MmapItem));
   }
+}
+
+// One acquisition event with the caller's stack: `put(ring, stack_id)` writes the item.
+template <typename Put>
+void record_acquisition(Put&& put) {
+  RuntimeScope scope;
+  Ring* ring = ring_for_this_thread();
+  if (ring == nullptr) {
+    ring_registry::count_dropped_event();
+    return;
+  }
+  uint64_t stack_id = capture_stack_id(ring);
+  ring->begin_event();
+  put(ring, stack_id);
   ring->end_event();
+}
+
+}  // namespace
+
+void record_alloc(uint16_t function, const void* address, size_t size) {
+  record_acquisition([&](Ring* ring, uint64_t stack_id) {
+    put_alloc(ring, function, address, size, stack_id);
+  });
+}
+
+void record_mmap(const void* address, size_t length, int prot, int flags) {
+  record_acquisition([&](Ring* ring, uint64_t stack_id) {
+    put_mmap(ring, DPROF_FN_MMAP, address, length, prot, flags, stack_id);
+  });
 }
 
 ReleaseEvent::ReleaseEvent(bool capture_stack) {
@@ -175,28 +191,14 @@ void ReleaseEvent::munmap_done(uint16_t function, const void* address, size_t le
 void ReleaseEvent::alloc_done(uint16_t function, const void* address, size_t size) {
   if (ring_ == nullptr) return;
   RuntimeScope scope;
-  if (auto* item = reserve_item<AllocItem>(ring_, ItemType::kAlloc, function)) {
-    item->time_ns = ring_->stamp(now_ns());
-    item->address = reinterpret_cast<uint64_t>(address);
-    item->size = size;
-    item->stack_id = stack_id_;
-    ring_->commit(sizeof(AllocItem));
-  }
+  put_alloc(ring_, function, address, size, stack_id_);
 }
 
 void ReleaseEvent::mmap_done(uint16_t function, const void* address, size_t length, int prot,
                              int flags) {
   if (ring_ == nullptr) return;
   RuntimeScope scope;
-  if (auto* item = reserve_item<MmapItem>(ring_, ItemType::kMmap, function)) {
-    item->time_ns = ring_->stamp(now_ns());
-    item->address = reinterpret_cast<uint64_t>(address);
-    item->length = length;
-    item->stack_id = stack_id_;
-    item->prot = static_cast<uint32_t>(prot);
-    item->flags = static_cast<uint32_t>(flags);
-    ring_->commit(sizeof(MmapItem));
-  }
+  put_mmap(ring_, function, address, length, prot, flags, stack_id_);
 }
 
 }  // namespace dprof::recorder
