@@ -1,0 +1,249 @@
+#include "monitor_core.h"
+
+#include <string.h>
+
+#include "../internal_alloc.h"
+
+namespace dprof::monitor {
+namespace {
+
+uint64_t absolute_difference(uint32_t a, uint32_t b) {
+  return a > b ? a - b : b - a;
+}
+
+__extension__ typedef unsigned __int128 Wide;  // counts x sizes overflow 64 bits
+
+uint32_t weighted(uint32_t left, uint64_t left_size, uint32_t right, uint64_t right_size) {
+  return static_cast<uint32_t>(
+      (static_cast<Wide>(left) * left_size + static_cast<Wide>(right) * right_size) /
+      (left_size + right_size));
+}
+
+Region fresh_region(uint64_t start, uint64_t end) {
+  Region region;
+  memset(&region, 0, sizeof(region));
+  region.start = start;
+  region.end = end;
+  region.sampling_address = start;
+  return region;
+}
+
+}  // namespace
+
+MonitorCore::MonitorCore(const CoreSettings& settings, uint64_t seed)
+    : settings_(settings), random_(seed) {
+  if (settings_.min_nr_regions < 1) settings_.min_nr_regions = 1;
+  if (settings_.max_nr_regions < settings_.min_nr_regions) {
+    settings_.max_nr_regions = settings_.min_nr_regions;
+  }
+}
+
+MonitorCore::~MonitorCore() {
+  internal_alloc::release(regions_);
+}
+
+void MonitorCore::set_region_limits(uint32_t min_nr_regions, uint32_t max_nr_regions) {
+  settings_.min_nr_regions = min_nr_regions < 1 ? 1 : min_nr_regions;
+  settings_.max_nr_regions =
+      max_nr_regions < settings_.min_nr_regions ? settings_.min_nr_regions : max_nr_regions;
+}
+
+bool MonitorCore::reserve(size_t capacity) {
+  if (capacity <= capacity_) return true;
+  auto* grown =
+      static_cast<Region*>(internal_alloc::reallocate(regions_, capacity * sizeof(Region)));
+  if (grown == nullptr) return false;
+  regions_ = grown;
+  capacity_ = capacity;
+  return true;
+}
+
+uint64_t MonitorCore::total_bytes() const {
+  uint64_t total = 0;
+  for (size_t i = 0; i < count_; ++i) total += regions_[i].size();
+  return total;
+}
+
+uint32_t MonitorCore::max_nr_accesses() const {
+  uint32_t highest = 0;
+  for (size_t i = 0; i < count_; ++i) {
+    if (regions_[i].nr_accesses > highest) highest = regions_[i].nr_accesses;
+  }
+  return highest;
+}
+
+void MonitorCore::choose_sampling_addresses() {
+  uint64_t page = settings_.min_region_bytes;
+  for (size_t i = 0; i < count_; ++i) {
+    Region& region = regions_[i];
+    uint64_t pages = region.size() / page;
+    region.sampling_address = region.start + random_.between(0, pages == 0 ? 1 : pages) * page;
+  }
+}
+
+bool MonitorCore::set_targets(const AddressRange* ranges, size_t count) {
+  // Each range can add at most two pieces per old region it meets plus one of its own.
+  size_t bound = count_ * 2 + count * 2 + settings_.min_nr_regions + 1;
+  auto* rebuilt = static_cast<Region*>(internal_alloc::allocate(bound * sizeof(Region)));
+  if (rebuilt == nullptr) return false;
+  size_t built = 0;
+  size_t old = 0;
+  for (size_t r = 0; r < count; ++r) {
+    const AddressRange& range = ranges[r];
+    if (range.end <= range.start) continue;
+    uint64_t cursor = range.start;
+    while (old < count_ && regions_[old].end <= range.start) ++old;
+    for (size_t k = old; k < count_ && regions_[k].start < range.end; ++k) {
+      uint64_t overlap_start = regions_[k].start > range.start ? regions_[k].start : range.start;
+      uint64_t overlap_end = regions_[k].end < range.end ? regions_[k].end : range.end;
+      if (overlap_start >= overlap_end) continue;
+      if (overlap_start > cursor) rebuilt[built++] = fresh_region(cursor, overlap_start);
+      Region kept = regions_[k];
+      kept.start = overlap_start;
+      kept.end = overlap_end;
+      if (kept.sampling_address < kept.start || kept.sampling_address >= kept.end) {
+        kept.sampling_address = kept.start;
+      }
+      rebuilt[built++] = kept;
+      cursor = overlap_end;
+    }
+    if (cursor < range.end) rebuilt[built++] = fresh_region(cursor, range.end);
+  }
+  internal_alloc::release(regions_);
+  regions_ = rebuilt;
+  count_ = built;
+  capacity_ = bound;
+  split_evenly_to_minimum();
+  return true;
+}
+
+void MonitorCore::split_evenly_to_minimum() {
+  uint64_t page = settings_.min_region_bytes;
+  while (count_ < settings_.min_nr_regions) {
+    size_t largest = count_;
+    for (size_t i = 0; i < count_; ++i) {
+      if (largest == count_ || regions_[i].size() > regions_[largest].size()) largest = i;
+    }
+    if (largest == count_ || regions_[largest].size() < 2 * page) return;
+    if (!reserve(count_ + 1)) return;
+    Region& region = regions_[largest];
+    uint64_t middle = region.start + region.size() / 2 / page * page;
+    memmove(&regions_[largest + 2], &regions_[largest + 1],
+            (count_ - largest - 1) * sizeof(Region));
+    regions_[largest + 1] = regions_[largest];
+    regions_[largest].end = middle;
+    regions_[largest + 1].start = middle;
+    regions_[largest + 1].sampling_address = middle;
+    ++count_;
+  }
+}
+
+void MonitorCore::merge_pass(uint32_t threshold, uint64_t size_limit) {
+  size_t out = 0;
+  for (size_t i = 0; i < count_; ++i) {
+    Region region = regions_[i];
+    if (out > 0) {
+      Region& previous = regions_[out - 1];
+      if (previous.end == region.start &&
+          absolute_difference(previous.nr_accesses, region.nr_accesses) <= threshold &&
+          previous.size() + region.size() <= size_limit) {
+        uint64_t left = previous.size();
+        uint64_t right = region.size();
+        previous.nr_accesses = weighted(previous.nr_accesses, left, region.nr_accesses, right);
+        previous.last_nr_accesses =
+            weighted(previous.last_nr_accesses, left, region.last_nr_accesses, right);
+        previous.age = weighted(previous.age, left, region.age, right);
+        previous.read_samples = weighted(previous.read_samples, left, region.read_samples, right);
+        previous.write_samples =
+            weighted(previous.write_samples, left, region.write_samples, right);
+        previous.written_pages += region.written_pages;
+        previous.end = region.end;
+        continue;
+      }
+    }
+    regions_[out++] = region;
+  }
+  count_ = out;
+}
+
+void MonitorCore::merge_regions() {
+  uint32_t threshold = max_nr_accesses() / 10;
+  // Age once per aggregation interval (the kernel ages inside each merge pass, so a region's age
+  // can jump when several passes run; once is what the definition means).
+  for (size_t i = 0; i < count_; ++i) {
+    Region& region = regions_[i];
+    if (absolute_difference(region.nr_accesses, region.last_nr_accesses) > threshold) {
+      region.age = 0;
+    } else {
+      ++region.age;
+    }
+  }
+  uint64_t size_limit = total_bytes() / settings_.min_nr_regions;
+  if (size_limit < settings_.min_region_bytes) size_limit = settings_.min_region_bytes;
+  // As the kernel: merge with a growing threshold until there are at most max_nr_regions, up to
+  // the largest possible difference.
+  uint32_t ceiling = max_nr_accesses() + 1;
+  for (;;) {
+    merge_pass(threshold, size_limit);
+    if (count_ <= settings_.max_nr_regions || threshold >= ceiling) break;
+    threshold = threshold == 0 ? 1 : threshold * 2;
+  }
+}
+
+void MonitorCore::reset_and_split() {
+  for (size_t i = 0; i < count_; ++i) {
+    Region& region = regions_[i];
+    region.last_nr_accesses = region.nr_accesses;
+    region.nr_accesses = 0;
+    region.read_samples = 0;
+    region.write_samples = 0;
+    region.written_pages = 0;
+  }
+  size_t before = count_;
+  if (count_ > settings_.max_nr_regions / 2) {
+    count_after_last_split_ = before;
+    return;
+  }
+  // Three pieces when the count has not moved since last time and is still low.
+  unsigned pieces = 2;
+  if (before == count_after_last_split_ && before < settings_.max_nr_regions / 3) pieces = 3;
+  count_after_last_split_ = before;
+  size_t bound = count_ * pieces;
+  auto* rebuilt = static_cast<Region*>(internal_alloc::allocate(bound * sizeof(Region)));
+  if (rebuilt == nullptr) return;
+  uint64_t page = settings_.min_region_bytes;
+  size_t built = 0;
+  for (size_t i = 0; i < count_; ++i) {
+    const Region& region = regions_[i];
+    // As the kernel: cut the left part at a random 10%..90% point, then cut what is left of the
+    // left part again, so the cut points come out in decreasing order.
+    uint64_t cuts[3];
+    unsigned cut_count = 0;
+    uint64_t left_size = region.size();
+    for (unsigned piece = 1; piece < pieces && left_size > 2 * page; ++piece) {
+      uint64_t sub = random_.between(1, 10) * left_size / 10 / page * page;
+      if (sub == 0 || sub >= left_size) continue;
+      cuts[cut_count++] = region.start + sub;
+      left_size = sub;
+    }
+    uint64_t start = region.start;
+    for (unsigned c = cut_count; c > 0; --c) {
+      Region part = region;
+      part.start = start;
+      part.end = cuts[c - 1];
+      part.sampling_address = part.start;
+      rebuilt[built++] = part;
+      start = cuts[c - 1];
+    }
+    Region last = region;
+    last.start = start;
+    if (last.sampling_address < last.start) last.sampling_address = last.start;
+    rebuilt[built++] = last;
+  }
+  internal_alloc::release(regions_);
+  regions_ = rebuilt;
+  count_ = built;
+  capacity_ = bound;
+}
+
+}  // namespace dprof::monitor

@@ -1,0 +1,88 @@
+// The DAMON core, in process: regions over the target memory, sampling and aggregation
+// intervals, nr_accesses and age, and the adaptive merge and split that keep the number of
+// regions between a minimum and a maximum while following the access pattern. The rules are the
+// kernel's (mm/damon/core.c); the backends decide how an access is seen.
+//
+// Runs on the monitor thread only; allocates from the runtime's internal allocator.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "access_backend.h"
+#include "region.h"
+
+namespace dprof::monitor {
+
+struct CoreSettings {
+  uint32_t min_nr_regions = 10;
+  uint32_t max_nr_regions = 1000;
+  uint64_t min_region_bytes = 4096;  // regions are never cut below a page
+};
+
+// Deterministic pseudo-random numbers (xorshift64*), seedable for tests.
+class Random {
+ public:
+  explicit Random(uint64_t seed) : state_(seed == 0 ? 0x9e3779b97f4a7c15ull : seed) {}
+  uint64_t next() {
+    state_ ^= state_ >> 12;
+    state_ ^= state_ << 25;
+    state_ ^= state_ >> 27;
+    return state_ * 0x2545f4914f6cdd1dull;
+  }
+  // Uniform in [low, high).
+  uint64_t between(uint64_t low, uint64_t high) {
+    return high <= low ? low : low + next() % (high - low);
+  }
+
+ private:
+  uint64_t state_;
+};
+
+class MonitorCore {
+ public:
+  MonitorCore(const CoreSettings& settings, uint64_t seed);
+  ~MonitorCore();
+  MonitorCore(const MonitorCore&) = delete;
+  MonitorCore& operator=(const MonitorCore&) = delete;
+
+  // Makes the regions cover exactly `ranges` (sorted, disjoint): regions outside are dropped,
+  // those partly outside are trimmed, uncovered parts get new regions, and ranges too coarse are
+  // split evenly until there are at least min_nr_regions.
+  bool set_targets(const AddressRange* ranges, size_t count);
+
+  // End of an aggregation interval, after the sampling intervals have counted accesses: ages and
+  // merges regions (kernel kdamond_merge_regions). The snapshot is taken after this.
+  void merge_regions();
+  // After the snapshot: starts the next aggregation interval (nr_accesses moves to
+  // last_nr_accesses, backend counters clear) and splits regions (kernel kdamond_split_regions).
+  void reset_and_split();
+
+  // Start of a sampling interval: picks a random page in each region for sampling backends.
+  void choose_sampling_addresses();
+
+  // The largest nr_accesses of the current interval (the kernel's merge threshold is a tenth).
+  uint32_t max_nr_accesses() const;
+
+  Region* regions() { return regions_; }
+  const Region* regions() const { return regions_; }
+  size_t count() const { return count_; }
+  uint64_t total_bytes() const;
+  const CoreSettings& settings() const { return settings_; }
+  void set_region_limits(uint32_t min_nr_regions, uint32_t max_nr_regions);
+  Random& random() { return random_; }
+
+ private:
+  bool reserve(size_t capacity);
+  void merge_pass(uint32_t threshold, uint64_t size_limit);
+  void split_evenly_to_minimum();
+
+  CoreSettings settings_;
+  Random random_;
+  Region* regions_ = nullptr;
+  size_t count_ = 0;
+  size_t capacity_ = 0;
+  size_t count_after_last_split_ = 0;
+};
+
+}  // namespace dprof::monitor

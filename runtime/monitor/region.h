@@ -1,0 +1,32 @@
+// A monitoring region: an address range whose pages are assumed to be accessed alike, as in the
+// kernel's DAMON. The core splits and merges regions so that they follow the access pattern.
+#pragma once
+
+#include <stdint.h>
+
+namespace dprof::monitor {
+
+struct AddressRange {
+  uint64_t start;
+  uint64_t end;  // exclusive
+};
+
+struct Region {
+  uint64_t start;
+  uint64_t end;
+  // The page a sampling backend watches during the current sampling interval.
+  uint64_t sampling_address;
+  // Sampling intervals of the current aggregation interval in which an access was seen.
+  uint32_t nr_accesses;
+  uint32_t last_nr_accesses;
+  // Aggregation intervals for which nr_accesses stayed about the same.
+  uint32_t age;
+  // What each backend saw during the current aggregation interval.
+  uint32_t read_samples;   // mprotect: sampled page touched by a read
+  uint32_t write_samples;  // mprotect: sampled page touched by a write
+  uint64_t written_pages;  // uffd-wp: pages written, summed over the sampling intervals
+
+  uint64_t size() const { return end - start; }
+};
+
+}  // namespace dprof::monitor
