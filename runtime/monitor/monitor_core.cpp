@@ -81,6 +81,14 @@ void MonitorCore::choose_sampling_addresses() {
   }
 }
 
+void MonitorCore::count_sample_hits() {
+  for (size_t i = 0; i < count_; ++i) {
+    Region& region = regions_[i];
+    if (region.sample_hit != 0) ++region.nr_accesses;
+    region.sample_hit = 0;
+  }
+}
+
 bool MonitorCore::set_targets(const AddressRange* ranges, size_t count) {
   // Each range can add at most two pieces per old region it meets plus one of its own.
   size_t bound = count_ * 2 + count * 2 + settings_.min_nr_regions + 1;

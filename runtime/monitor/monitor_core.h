@@ -60,6 +60,9 @@ class MonitorCore {
 
   // Start of a sampling interval: picks a random page in each region for sampling backends.
   void choose_sampling_addresses();
+  // End of a sampling interval, after the backends' checks: each region whose sampled page any
+  // backend saw accessed counts one access.
+  void count_sample_hits();
 
   // The largest nr_accesses of the current interval (the kernel's merge threshold is a tenth).
   uint32_t max_nr_accesses() const;

@@ -25,6 +25,9 @@ struct Region {
   uint32_t read_samples;   // mprotect: sampled page touched by a read
   uint32_t write_samples;  // mprotect: sampled page touched by a write
   uint64_t written_pages;  // uffd-wp: pages written, summed over the sampling intervals
+  // Set by any backend that saw the sampled page accessed in the current sampling interval; the
+  // core turns it into one nr_accesses, however many backends saw it.
+  uint32_t sample_hit;
 
   uint64_t size() const { return end - start; }
 };

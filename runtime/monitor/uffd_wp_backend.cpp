@@ -1,0 +1,166 @@
+#include "uffd_wp_backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../internal_alloc.h"
+#include "kernel_abi.h"
+
+namespace dprof::monitor {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr size_t kSpanBatch = 1024;
+
+}  // namespace
+
+UffdWpBackend::~UffdWpBackend() {
+  disarm();
+  if (uffd_ >= 0) ::close(uffd_);
+  if (pagemap_ >= 0) ::close(pagemap_);
+  internal_alloc::release(registered_);
+  internal_alloc::release(spans_);
+}
+
+bool UffdWpBackend::open(const char** reason) {
+  uffd_ = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
+  if (uffd_ < 0) {
+    *reason = errno == ENOSYS
+                  ? "the kernel has no userfaultfd"
+                  : "userfaultfd is not permitted (vm.unprivileged_userfaultfd, seccomp)";
+    return false;
+  }
+  uffdio_api api{};
+  api.api = UFFD_API;
+  api.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
+  if (ioctl(uffd_, UFFDIO_API, &api) != 0) {
+    *reason = "the kernel lacks asynchronous userfaultfd write-protect (Linux >= 6.7)";
+    return false;
+  }
+  pagemap_ = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (pagemap_ < 0) {
+    *reason = "/proc/self/pagemap cannot be opened";
+    return false;
+  }
+  // A scan of an empty range tells whether the ioctl exists (ENOTTY: unknown ioctl).
+  pm_scan_arg probe{};
+  probe.size = sizeof(probe);
+  if (ioctl(pagemap_, PAGEMAP_SCAN, &probe) < 0 && errno == ENOTTY) {
+    *reason = "the kernel lacks PAGEMAP_SCAN (Linux >= 6.7)";
+    return false;
+  }
+  span_capacity_ = kSpanBatch;
+  spans_ =
+      static_cast<page_region*>(internal_alloc::allocate(span_capacity_ * sizeof(page_region)));
+  if (spans_ == nullptr) {
+    *reason = "out of memory";
+    return false;
+  }
+  return true;
+}
+
+bool UffdWpBackend::register_range(const AddressRange& range) {
+  uffdio_register registration{};
+  registration.range.start = range.start;
+  registration.range.len = range.end - range.start;
+  registration.mode = UFFDIO_REGISTER_MODE_WP;
+  if (ioctl(uffd_, UFFDIO_REGISTER, &registration) != 0) return false;
+  uffdio_writeprotect protect{};
+  protect.range.start = range.start;
+  protect.range.len = range.end - range.start;
+  protect.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+  return ioctl(uffd_, UFFDIO_WRITEPROTECT, &protect) == 0;
+}
+
+void UffdWpBackend::update_targets(const AddressRange* ranges, size_t count) {
+  if (uffd_ < 0) return;
+  if (count > registered_capacity_) {
+    auto* grown = static_cast<AddressRange*>(
+        internal_alloc::reallocate(registered_, count * sizeof(AddressRange)));
+    if (grown == nullptr) return;
+    registered_ = grown;
+    registered_capacity_ = count;
+  }
+  // Ranges already registered stay; new memory is registered and protected. (Unmapped memory
+  // loses its registration with its mapping.)
+  size_t kept = 0;
+  auto* previous = static_cast<AddressRange*>(
+      internal_alloc::allocate((registered_count_ + 1) * sizeof(AddressRange)));
+  if (previous == nullptr) return;
+  for (size_t i = 0; i < registered_count_; ++i) previous[i] = registered_[i];
+  size_t previous_count = registered_count_;
+  for (size_t i = 0; i < count; ++i) {
+    const AddressRange& range = ranges[i];
+    // Register the parts of `range` not covered by a previous registration.
+    uint64_t cursor = range.start;
+    for (size_t p = 0; p < previous_count && cursor < range.end; ++p) {
+      if (previous[p].end <= cursor || previous[p].start >= range.end) continue;
+      if (previous[p].start > cursor) register_range({cursor, previous[p].start});
+      cursor = previous[p].end;
+    }
+    if (cursor < range.end) register_range({cursor, range.end});
+    registered_[kept++] = range;
+  }
+  registered_count_ = kept;
+  internal_alloc::release(previous);
+}
+
+void UffdWpBackend::attribute(const page_region* spans, size_t span_count, Region* regions,
+                              size_t count) {
+  // Both lists are sorted by address: walk them together.
+  size_t r = 0;
+  for (size_t s = 0; s < span_count; ++s) {
+    const page_region& span = spans[s];
+    last_written_pages_ += (span.end - span.start) / kPage;
+    while (r < count && regions[r].end <= span.start) ++r;
+    for (size_t k = r; k < count && regions[k].start < span.end; ++k) {
+      Region& region = regions[k];
+      uint64_t from = region.start > span.start ? region.start : span.start;
+      uint64_t to = region.end < span.end ? region.end : span.end;
+      if (from >= to) continue;
+      region.written_pages += (to - from) / kPage;
+      if (region.sampling_address >= span.start && region.sampling_address < span.end) {
+        region.sample_hit = 1;
+        ++region.write_samples;
+      }
+    }
+  }
+}
+
+void UffdWpBackend::check_accesses(Region* regions, size_t count) {
+  last_written_pages_ = 0;
+  if (pagemap_ < 0) return;
+  for (size_t i = 0; i < registered_count_; ++i) {
+    uint64_t start = registered_[i].start;
+    uint64_t end = registered_[i].end;
+    while (start < end) {
+      pm_scan_arg scan{};
+      scan.size = sizeof(scan);
+      scan.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
+      scan.start = start;
+      scan.end = end;
+      scan.vec = reinterpret_cast<uint64_t>(spans_);
+      scan.vec_len = span_capacity_;
+      scan.category_mask = PAGE_IS_WRITTEN;
+      scan.return_mask = PAGE_IS_WRITTEN;
+      long found = ioctl(pagemap_, PAGEMAP_SCAN, &scan);
+      if (found < 0) break;  // unmapped meanwhile, or not registered: skip the rest
+      attribute(spans_, static_cast<size_t>(found), regions, count);
+      if (scan.walk_end <= start) break;
+      start = scan.walk_end;
+    }
+  }
+}
+
+void UffdWpBackend::disarm() {
+  if (uffd_ < 0) return;
+  for (size_t i = 0; i < registered_count_; ++i) {
+    uffdio_range range{registered_[i].start, registered_[i].end - registered_[i].start};
+    ioctl(uffd_, UFFDIO_UNREGISTER, &range);
+  }
+  registered_count_ = 0;
+}
+
+}  // namespace dprof::monitor
