@@ -32,7 +32,10 @@ class AnalysisConsumer : public TraceConsumer {
     }
   }
   void on_stack(const StackInfo& stack) override { stacks_[stack.id] = stack; }
-  void on_thread(const ThreadInfo&) override { ++analysis_.thread_count; }
+  void on_thread(const ThreadInfo& thread) override {
+    // The runtime's own threads (writer, monitor) are not the program's.
+    if (thread.name.rfind("damon-prof-", 0) != 0) ++analysis_.thread_count;
+  }
   void on_event(const Event& event) override { heap_.apply(event); }
   void on_memory_sample(const MemorySample& sample) override {
     ++analysis_.memory_samples;
@@ -40,6 +43,10 @@ class AnalysisConsumer : public TraceConsumer {
     last_sample_time_ = std::max(last_sample_time_, sample.time_ns);
   }
   void on_end(const EndInfo& end) override { analysis_.end = end; }
+  void on_monitor_settings(const MonitorSettingsInfo& settings) override {
+    analysis_.monitor_settings.push_back(settings);
+  }
+  void on_region_snapshot(const RegionSnapshot&) override { ++analysis_.snapshot_count; }
   void on_diagnostic(const Diagnostic& diagnostic) override {
     analysis_.diagnostics.push_back(diagnostic);
     // A diagnostic after an exec's end record means the exec failed and the trace went on.
@@ -49,6 +56,7 @@ class AnalysisConsumer : public TraceConsumer {
   void build_sites() {
     Symbolizer modules_only(&analysis_.modules);
     std::map<std::vector<uint64_t>, size_t> site_by_addresses;
+    std::unordered_map<uint64_t, size_t> stack_site;
     for (const auto& [stack_id, stats] : heap_.stacks()) {
       std::vector<uint64_t> addresses;
       uint64_t defined_order = 0;
@@ -69,6 +77,7 @@ class AnalysisConsumer : public TraceConsumer {
         site.defined_order = defined_order;
         analysis_.sites.push_back(std::move(site));
       }
+      stack_site[stack_id] = position->second;
       Site& site = analysis_.sites[position->second];
       site.alloc_count += stats.alloc_count;
       site.alloc_bytes += stats.alloc_bytes;
@@ -78,11 +87,24 @@ class AnalysisConsumer : public TraceConsumer {
       site.temporary_count += stats.temporary_count;
       site.mmap_count += stats.mmap_count;
     }
-    std::sort(analysis_.sites.begin(), analysis_.sites.end(), [](const Site& a, const Site& b) {
+    std::vector<size_t> order(analysis_.sites.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [this](size_t left, size_t right) {
+      const Site& a = analysis_.sites[left];
+      const Site& b = analysis_.sites[right];
       if (a.peak_bytes != b.peak_bytes) return a.peak_bytes > b.peak_bytes;
       if (a.alloc_bytes != b.alloc_bytes) return a.alloc_bytes > b.alloc_bytes;
       return a.addresses < b.addresses;
     });
+    std::vector<size_t> new_index(order.size());
+    std::vector<Site> sorted;
+    sorted.reserve(order.size());
+    for (size_t position = 0; position < order.size(); ++position) {
+      new_index[order[position]] = position;
+      sorted.push_back(std::move(analysis_.sites[order[position]]));
+    }
+    analysis_.sites = std::move(sorted);
+    for (auto& [stack, site] : stack_site) analysis_.site_of_stack[stack] = new_index[site];
     analysis_.totals = heap_.totals();
     uint64_t end_time = analysis_.end ? analysis_.end->time_ns : 0;
     analysis_.duration_ns =

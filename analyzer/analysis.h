@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "heap_model.h"
@@ -53,6 +54,10 @@ struct Analysis {
   std::vector<ModuleInfo> modules;
   std::vector<Site> sites;
   std::vector<Diagnostic> diagnostics;
+  std::vector<MonitorSettingsInfo> monitor_settings;  // in trace order; empty: no monitor ran
+  uint64_t snapshot_count = 0;
+  // Which site each recorded stack belongs to (index into `sites`).
+  std::unordered_map<uint64_t, size_t> site_of_stack;
   std::vector<std::string> warnings;  // symbolization problems and the like
   bool symbolized = false;
 };

@@ -131,6 +131,22 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
   write_line(out, style, "threads",
              format_count(analysis.thread_count) + " recorded, " +
                  format_count(analysis.sites.size()) + " allocation sites");
+  if (!analysis.monitor_settings.empty()) {
+    const MonitorSettingsInfo& first = analysis.monitor_settings.front();
+    const MonitorSettingsInfo& last = analysis.monitor_settings.back();
+    std::string monitor = first.backend;
+    if (first.backend != "none") {
+      char measured[64];
+      std::snprintf(measured, sizeof(measured), ", last measured cost %.2f%% of a CPU",
+                    static_cast<double>(last.measured_overhead_ppm) / 10000.0);
+      monitor += ": " + format_count(analysis.snapshot_count) + " region snapshots, sampling " +
+                 format_duration(last.sampling_ns) + ", aggregation " +
+                 format_duration(last.aggregation_ns) + measured;
+    } else {
+      monitor += " (" + first.reason + ")";
+    }
+    write_line(out, style, "monitor", monitor);
+  }
   if (totals.unmatched_frees != 0) {
     write_line(out, style, "",
                style.dim(format_count(totals.unmatched_frees) +

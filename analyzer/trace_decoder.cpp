@@ -153,6 +153,46 @@ class Decoder {
         consumer_.on_diagnostic(diagnostic);
         break;
       }
+      case DPROF_REC_MONITOR_SETTINGS: {
+        MonitorSettingsInfo settings;
+        settings.time_ns = reader.u64();
+        settings.backend = reader.str();
+        settings.reason = reader.str();
+        settings.sampling_ns = reader.u64();
+        settings.aggregation_ns = reader.u64();
+        settings.update_ns = reader.u64();
+        settings.min_regions = reader.u64();
+        settings.max_regions = reader.u64();
+        settings.overhead_budget_ppm = reader.u64();
+        settings.measured_overhead_ppm = reader.u64();
+        consumer_.on_monitor_settings(settings);
+        break;
+      }
+      case DPROF_REC_REGION_SNAPSHOT: {
+        RegionSnapshot snapshot;
+        snapshot.time_ns = reader.u64();
+        snapshot.sampling_ns = reader.u64();
+        snapshot.aggregation_ns = reader.u64();
+        uint64_t count = reader.u64();
+        if (count > reader.remaining())
+          throw TraceError("snapshot claims more regions than it holds");
+        snapshot.regions.reserve(count);
+        uint64_t previous_end = 0;
+        for (uint64_t i = 0; i < count; ++i) {
+          SnapshotRegion region;
+          region.start = previous_end + reader.u64();
+          region.end = region.start + reader.u64();
+          region.nr_accesses = reader.u64();
+          region.age = reader.u64();
+          region.read_samples = reader.u64();
+          region.write_samples = reader.u64();
+          region.written_pages = reader.u64();
+          previous_end = region.end;
+          snapshot.regions.push_back(region);
+        }
+        consumer_.on_region_snapshot(snapshot);
+        break;
+      }
       default:
         ++summary_.unknown_records;  // a newer minor version's record: skip it
         break;

@@ -25,6 +25,8 @@ class TraceConsumer {
   virtual void on_memory_sample(const MemorySample&) {}
   virtual void on_end(const EndInfo&) {}
   virtual void on_diagnostic(const Diagnostic&) {}
+  virtual void on_monitor_settings(const MonitorSettingsInfo&) {}
+  virtual void on_region_snapshot(const RegionSnapshot&) {}
 };
 
 struct DecodeSummary {

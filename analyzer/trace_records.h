@@ -80,6 +80,36 @@ struct EndInfo {
   uint64_t dropped_events = 0;
 };
 
+struct MonitorSettingsInfo {
+  uint64_t time_ns = 0;
+  std::string backend;  // "uffd-wp", "none", ...
+  std::string reason;   // why this backend, or why none
+  uint64_t sampling_ns = 0;
+  uint64_t aggregation_ns = 0;
+  uint64_t update_ns = 0;
+  uint64_t min_regions = 0;
+  uint64_t max_regions = 0;
+  uint64_t overhead_budget_ppm = 0;
+  uint64_t measured_overhead_ppm = 0;
+};
+
+struct SnapshotRegion {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  uint64_t nr_accesses = 0;
+  uint64_t age = 0;
+  uint64_t read_samples = 0;
+  uint64_t write_samples = 0;
+  uint64_t written_pages = 0;
+};
+
+struct RegionSnapshot {
+  uint64_t time_ns = 0;  // end of the aggregation interval
+  uint64_t sampling_ns = 0;
+  uint64_t aggregation_ns = 0;
+  std::vector<SnapshotRegion> regions;
+};
+
 struct Diagnostic {
   uint64_t time_ns = 0;
   uint64_t severity = 0;

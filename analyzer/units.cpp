@@ -82,6 +82,34 @@ std::optional<double> parse_percentage(std::string_view text, std::string* error
   return value;
 }
 
+std::optional<uint64_t> parse_duration(std::string_view text, std::string* error) {
+  std::string value(text);
+  size_t digits_end = 0;
+  while (
+      digits_end < value.size() &&
+      (std::isdigit(static_cast<unsigned char>(value[digits_end])) || value[digits_end] == '.')) {
+    ++digits_end;
+  }
+  std::string unit = value.substr(digits_end);
+  double factor = unit == "ns"   ? 1
+                  : unit == "us" ? 1e3
+                  : unit == "ms" ? 1e6
+                  : unit == "s"  ? 1e9
+                                 : 0;
+  if (digits_end == 0 || factor == 0 || value.find('.') != value.rfind('.')) {
+    if (error != nullptr) {
+      *error = "'" + value + "' is not a duration (expected e.g. 200us, 5ms, 1.5s)";
+    }
+    return std::nullopt;
+  }
+  double nanoseconds = std::strtod(value.substr(0, digits_end).c_str(), nullptr) * factor;
+  if (!std::isfinite(nanoseconds) || nanoseconds >= 1.8e19) {
+    if (error != nullptr) *error = "'" + value + "' is too long";
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(std::llround(nanoseconds));
+}
+
 std::string format_bytes(uint64_t bytes) {
   static const char* const kNames[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double value = static_cast<double>(bytes);

@@ -84,7 +84,7 @@ uint64_t capture_stack_id(Ring* ring) {
 
 bool push_raw_record(Ring* ring, const uint8_t* bytes, size_t length) {
   uint32_t size = item_size_rounded(sizeof(RawRecordItem) + length);
-  if (size > ring->capacity / 4) return false;
+  if (size > ring->capacity / 2) return false;
   auto* item = static_cast<RawRecordItem*>(ring->reserve(size));
   if (item == nullptr) return false;
   item->header = ItemHeader{ItemType::kRawRecord, 0, size};
@@ -97,8 +97,7 @@ bool push_raw_record(Ring* ring, const uint8_t* bytes, size_t length) {
 namespace {
 
 // Acquisitions are stamped when their item is written, after the real call returned.
-void put_alloc(Ring* ring, uint16_t function, const void* address, size_t size,
-               uint64_t stack_id) {
+void put_alloc(Ring* ring, uint16_t function, const void* address, size_t size, uint64_t stack_id) {
   if (auto* item = reserve_item<AllocItem>(ring, ItemType::kAlloc, function)) {
     item->time_ns = ring->stamp(now_ns());
     item->address = reinterpret_cast<uint64_t>(address);
@@ -139,9 +138,8 @@ void record_acquisition(Put&& put) {
 }  // namespace
 
 void record_alloc(uint16_t function, const void* address, size_t size) {
-  record_acquisition([&](Ring* ring, uint64_t stack_id) {
-    put_alloc(ring, function, address, size, stack_id);
-  });
+  record_acquisition(
+      [&](Ring* ring, uint64_t stack_id) { put_alloc(ring, function, address, size, stack_id); });
 }
 
 void record_mmap(const void* address, size_t length, int prot, int flags) {

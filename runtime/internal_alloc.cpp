@@ -155,6 +155,12 @@ void* reallocate(void* block, size_t size) {
   return grown;
 }
 
+void reserved_range(uint64_t* start, uint64_t* end) {
+  auto base = reinterpret_cast<uint64_t>(state.base.load(std::memory_order_acquire));
+  *start = base;
+  *end = base == 0 ? 0 : base + kReservedBytes;
+}
+
 size_t bytes_in_use() {
   return state.in_use.load(std::memory_order_relaxed);
 }

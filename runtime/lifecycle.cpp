@@ -14,6 +14,7 @@
 #include "event_recorder.h"
 #include "internal_alloc.h"
 #include "module_map.h"
+#include "monitor/monitor_thread.h"
 #include "output_file.h"
 #include "real_functions.h"
 #include "runtime_state.h"
@@ -141,6 +142,7 @@ void after_fork_in_child() {
   ring_registry::reset_after_fork();
   module_map::reset();
   trace_writer::forget_after_fork();
+  monitor::forget_monitor_after_fork();
   thread_state().ring = nullptr;
   g_is_fork_child = true;
   // The trace is only created if the child records something (a fork that execs at once leaves
@@ -188,6 +190,7 @@ bool initialize() {
   }
   install_fatal_signal_handlers();
   verbose("recording to ", path);
+  monitor::start_monitor();
   return true;
 }
 
@@ -234,6 +237,9 @@ void finish_trace(uint32_t how, int64_t code) {
   if (!g_status.compare_exchange_strong(expected, static_cast<int>(RuntimeStatus::kFinished))) {
     return;
   }
+  // Not waiting for the monitor: this may run in a signal handler. Its protections need no
+  // undoing when the process ends or execs.
+  monitor::stop_monitor(/*wait=*/false);
   trace_writer::finish(how, code);
 }
 

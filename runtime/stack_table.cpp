@@ -71,6 +71,12 @@ InternResult intern(void* const* frames, int frame_count) {
   }
 }
 
+void memory_range(uint64_t* start, uint64_t* end) {
+  auto base = reinterpret_cast<uint64_t>(g_slots.load(std::memory_order_acquire));
+  *start = base;
+  *end = base == 0 ? 0 : base + sizeof(Slot) * kSlotCount;
+}
+
 void reset() {
   Slot* table = g_slots.exchange(nullptr, std::memory_order_acq_rel);
   if (table != nullptr) sys::unmap(table, sizeof(Slot) * kSlotCount);

@@ -14,6 +14,8 @@ struct InternResult {
 };
 
 InternResult intern(void* const* frames, int frame_count);
+// The table's memory (both 0 before first use), which the access monitor must not watch.
+void memory_range(uint64_t* start, uint64_t* end);
 // Drops every entry (after fork: the child's trace must define its stacks again).
 void reset();
 

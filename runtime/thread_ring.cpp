@@ -132,6 +132,19 @@ void reset_after_fork() {
   g_dropped.store(0, std::memory_order_relaxed);
 }
 
+size_t memory_ranges(uint64_t (*out)[2], size_t capacity) {
+  size_t count = 0;
+  size_t high = slot_count();
+  for (size_t index = 0; index < high && count < capacity; ++index) {
+    Ring* ring = g_slots[index].load(std::memory_order_acquire);
+    if (ring == nullptr) continue;
+    out[count][0] = reinterpret_cast<uint64_t>(ring);
+    out[count][1] = reinterpret_cast<uint64_t>(ring) + sizeof(Ring) + kRingBytes;
+    ++count;
+  }
+  return count;
+}
+
 uint64_t dropped_events() {
   return g_dropped.load(std::memory_order_relaxed);
 }

@@ -71,6 +71,9 @@ void release_slot(Ring* ring);
 // After fork: the child owns no ring of the parent's threads; forget them all.
 void reset_after_fork();
 uint64_t dropped_events();
+// Writes the address range of every ring's memory (start, end pairs) into `out`; returns how
+// many (at most `capacity`). The access monitor leaves them out.
+size_t memory_ranges(uint64_t (*out)[2], size_t capacity);
 void count_dropped_event();
 
 }  // namespace ring_registry

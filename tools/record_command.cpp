@@ -16,6 +16,7 @@
 #include "analysis.h"
 #include "commands.h"
 #include "program_check.h"
+#include "record_options.h"
 #include "report.h"
 #include "trace_error.h"
 
@@ -44,7 +45,7 @@ std::string absolute_directory_of(const std::string& path) {
 
 [[noreturn]] void exec_child(const ProgramCheck& program, const std::vector<std::string>& argv,
                              const std::string& runtime, const std::string& output,
-                             const std::string& output_dir, const std::string& flush_interval,
+                             const std::string& output_dir, const RecordOptions& options,
                              int error_pipe) {
   std::string preload = runtime;
   if (const char* existing = std::getenv("LD_PRELOAD"); existing != nullptr && *existing) {
@@ -57,7 +58,9 @@ std::string absolute_directory_of(const std::string& path) {
   setenv("DAMON_PROF_OUTPUT", path.c_str(), 1);
   setenv("DAMON_PROF_OUTPUT_PID", std::to_string(getpid()).c_str(), 1);
   setenv("DAMON_PROF_OUTPUT_DIR", output_dir.c_str(), 1);
-  if (!flush_interval.empty()) setenv("DAMON_PROF_FLUSH_INTERVAL", flush_interval.c_str(), 1);
+  for (const auto& [name, value] : options.runtime_environment) {
+    setenv(name.c_str(), value.c_str(), 1);
+  }
   std::vector<char*> raw;
   raw.reserve(argv.size() + 1);
   for (const std::string& argument : argv) raw.push_back(const_cast<char*>(argument.c_str()));
@@ -121,39 +124,12 @@ void summarize(const std::string& root_trace) {
 }  // namespace
 
 int record_command(const std::vector<std::string>& arguments) {
-  std::string output;
-  std::string flush_interval;
-  bool quiet = false;
-  size_t index = 0;
-  for (; index < arguments.size(); ++index) {
-    const std::string& argument = arguments[index];
-    if (argument == "--") {
-      ++index;
-      break;
-    }
-    if (argument.empty() || argument[0] != '-') break;
-    if (argument == "-o" || argument == "--output") {
-      if (index + 1 >= arguments.size()) return fail(argument + " needs a file name");
-      output = arguments[++index];
-    } else if (argument == "-q" || argument == "--quiet") {
-      quiet = true;
-    } else if (argument == "--flush-interval") {
-      if (index + 1 >= arguments.size()) return fail("--flush-interval needs milliseconds");
-      flush_interval = arguments[++index];
-      char* end = nullptr;
-      long long value = std::strtoll(flush_interval.c_str(), &end, 10);
-      if (flush_interval.empty() || *end != '\0' || value < 1 || value > 3600000) {
-        return fail("--flush-interval " + flush_interval +
-                    ": expected milliseconds between 1 and 3600000");
-      }
-    } else {
-      return fail("unknown option " + argument + " (see damon-prof help)");
-    }
-  }
-  if (index >= arguments.size())
-    return fail("which program? usage: damon-prof [record] PROGRAM [ARGS...]");
-  std::vector<std::string> program_argv(arguments.begin() + static_cast<std::ptrdiff_t>(index),
-                                        arguments.end());
+  RecordOptions options;
+  std::string problem;
+  if (!parse_record_options(arguments, &options, &problem)) return fail(problem);
+  std::string output = options.output;
+  bool quiet = options.quiet;
+  const std::vector<std::string>& program_argv = options.program;
   ProgramCheck program = check_program(program_argv[0]);
   if (!program.error.empty()) return fail(program.error);
   std::string runtime_error;
@@ -181,7 +157,7 @@ int record_command(const std::vector<std::string>& arguments) {
   if (child < 0) return fail(std::string("cannot start the program: ") + std::strerror(errno));
   if (child == 0) {
     close(error_pipe[0]);
-    exec_child(program, program_argv, runtime, output, output_dir, flush_interval, error_pipe[1]);
+    exec_child(program, program_argv, runtime, output, output_dir, options, error_pipe[1]);
   }
   g_child = child;
   close(error_pipe[1]);

@@ -5,8 +5,10 @@
 
 #include "analysis.h"
 #include "commands.h"
+#include "regions_view.h"
 #include "report.h"
 #include "trace_error.h"
+#include "units.h"
 
 namespace dprof::tools {
 
@@ -19,6 +21,8 @@ int report_command(const std::vector<std::string>& arguments) {
   std::string trace_path;
   std::string output_path;
   std::string format = "text";
+  std::string view = "summary";
+  analyzer::RegionsViewOptions regions_options;
   analyzer::ReportOptions report_options;
   bool top_given = false;
   analyzer::ReaderOptions reader_options;
@@ -46,6 +50,20 @@ int report_command(const std::vector<std::string>& arguments) {
       }
       report_options.top = static_cast<size_t>(count);
       top_given = true;
+    } else if (argument == "--view") {
+      const std::string* given = value("--view");
+      if (given == nullptr) return fail("--view needs a value: summary or regions");
+      if (*given != "summary" && *given != "regions") {
+        return fail("--view " + *given + ": unknown view (use summary or regions)");
+      }
+      view = *given;
+    } else if (argument == "--min-size") {
+      const std::string* given = value("--min-size");
+      if (given == nullptr) return fail("--min-size needs a size (e.g. 4096, 64KiB)");
+      std::string problem;
+      auto size = analyzer::parse_size(*given, &problem);
+      if (!size) return fail("--min-size " + *given + ": " + problem);
+      regions_options.min_size = *size;
     } else if (argument == "--salvage") {
       reader_options.salvage = true;
     } else if (argument == "-o" || argument == "--output") {
@@ -81,10 +99,21 @@ int report_command(const std::vector<std::string>& arguments) {
   std::ostream& out = output_path.empty() ? std::cout : file;
   report_options.color = output_path.empty() && format == "text" && isatty(STDOUT_FILENO) != 0 &&
                          std::getenv("NO_COLOR") == nullptr;
-  if (format == "json") {
-    analyzer::write_json_report(out, analysis, report_options);
-  } else {
-    analyzer::write_text_report(out, analysis, report_options);
+  try {
+    if (view == "regions") {
+      regions_options.color = report_options.color;
+      if (format == "json") {
+        analyzer::write_regions_json(out, analysis, reader_options, regions_options);
+      } else {
+        analyzer::write_regions_text(out, analysis, reader_options, regions_options);
+      }
+    } else if (format == "json") {
+      analyzer::write_json_report(out, analysis, report_options);
+    } else {
+      analyzer::write_text_report(out, analysis, report_options);
+    }
+  } catch (const analyzer::TraceError& error) {
+    return fail(trace_path + ": " + error.what());
   }
   out.flush();
   if (!out) return fail((output_path.empty() ? "standard output" : output_path) + ": write failed");

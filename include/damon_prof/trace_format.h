@@ -27,7 +27,7 @@ extern "C" {
   "DPROF\r\n"
 #define DPROF_FILE_MAGIC_SIZE 8
 #define DPROF_VERSION_MAJOR 1
-#define DPROF_VERSION_MINOR 0
+#define DPROF_VERSION_MINOR 1
 
 /* 32 bytes at offset 0 of every trace file. */
 struct dprof_file_header {
@@ -97,6 +97,17 @@ enum dprof_record_type {
   DPROF_REC_END = 9,
   /* u time_ns, u severity (0 info, 1 warning), str text */
   DPROF_REC_DIAGNOSTIC = 10,
+  /* The access monitor's settings, written when monitoring starts and whenever they change:
+   * u time_ns, str backend ("uffd-wp", "none", ...), str why this backend (or why none),
+   * u sampling_ns, u aggregation_ns, u update_ns, u min_regions, u max_regions,
+   * u overhead_budget_ppm (share of one CPU, parts per million),
+   * u measured_overhead_ppm (over the last aggregation interval; 0 in the first record) */
+  DPROF_REC_MONITOR_SETTINGS = 11,
+  /* One aggregation interval of the access monitor, as the kernel DAMON's region snapshots:
+   * u time_ns (end of the interval), u sampling_ns, u aggregation_ns, u region_count, then per
+   * region: u gap (start minus the previous region's end; the first region's start is absolute),
+   * u size, u nr_accesses, u age, u read_samples, u write_samples, u written_pages */
+  DPROF_REC_REGION_SNAPSHOT = 12,
 };
 
 enum dprof_process_flags {

@@ -1,0 +1,289 @@
+#include "monitor_thread.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <atomic>
+#include <new>
+
+#include "../byte_writer.h"
+#include "../event_recorder.h"
+#include "../internal_alloc.h"
+#include "../stack_table.h"
+#include "../sys.h"
+#include "../thread_ring.h"
+#include "../thread_state.h"
+#include "damon_prof/trace_format.h"
+#include "monitor_core.h"
+#include "monitor_settings.h"
+#include "target_discovery.h"
+#include "uffd_wp_backend.h"
+
+namespace dprof::monitor {
+namespace {
+
+constexpr size_t kMaxTargets = 4096;
+constexpr size_t kMaxExcluded = 1024;
+constexpr uint64_t kMaxSamplingNs = 2000000000ull;  // stretching stops at 2 s
+
+struct MonitorState {
+  MonitorSettings settings;
+  const char* backend_name = "none";
+  const char* reason = "";
+  uint64_t sampling_ns = 0;
+  uint64_t aggregation_ns = 0;
+  uint64_t fault_cost_ns = 0;
+  uint32_t measured_ppm = 0;
+  UffdWpBackend* uffd = nullptr;
+  MonitorCore* core = nullptr;
+  AddressRange* targets = nullptr;
+  AddressRange* excluded = nullptr;
+  uint8_t* record = nullptr;
+  size_t record_capacity = 0;
+  pthread_t thread{};
+};
+
+MonitorState g_monitor;
+std::atomic<bool> g_running{false};
+uint32_t g_stop_word = 0;  // futex: set to 1 to stop the thread
+std::atomic<bool> g_thread_done{false};
+
+uint64_t thread_cpu_ns() {
+  timespec now;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
+}
+
+void push(uint32_t type, const uint8_t* body, size_t length) {
+  Ring* ring = recorder::ring_for_this_thread();
+  if (ring == nullptr) return;
+  ByteWriter record(g_monitor.record, g_monitor.record_capacity);
+  record.u64(type);
+  record.bytes(body, length);
+  if (!record.overflowed()) recorder::push_raw_record(ring, g_monitor.record, record.size());
+}
+
+void write_settings_record() {
+  uint8_t body[512];
+  ByteWriter writer(body, sizeof(body));
+  writer.u64(recorder::now_ns());
+  writer.str(g_monitor.backend_name);
+  writer.str(g_monitor.reason);
+  writer.u64(g_monitor.sampling_ns);
+  writer.u64(g_monitor.aggregation_ns);
+  writer.u64(g_monitor.settings.update_ns);
+  writer.u64(g_monitor.settings.min_regions);
+  writer.u64(g_monitor.settings.max_regions);
+  writer.u64(g_monitor.settings.overhead_budget_ppm);
+  writer.u64(g_monitor.measured_ppm);
+  if (!writer.overflowed()) push(DPROF_REC_MONITOR_SETTINGS, body, writer.size());
+}
+
+void write_snapshot() {
+  const MonitorCore& core = *g_monitor.core;
+  // Reuse the record buffer's second half for the body.
+  size_t half = g_monitor.record_capacity / 2;
+  uint8_t* body = g_monitor.record + half;
+  ByteWriter writer(body, half);
+  writer.u64(recorder::now_ns());
+  writer.u64(g_monitor.sampling_ns);
+  writer.u64(g_monitor.aggregation_ns);
+  writer.u64(core.count());
+  uint64_t previous_end = 0;
+  for (size_t i = 0; i < core.count(); ++i) {
+    const Region& region = core.regions()[i];
+    writer.u64(region.start - previous_end);
+    writer.u64(region.size());
+    writer.u64(region.nr_accesses);
+    writer.u64(region.age);
+    writer.u64(region.read_samples);
+    writer.u64(region.write_samples);
+    writer.u64(region.written_pages);
+    previous_end = region.end;
+  }
+  if (writer.overflowed()) return;
+  ByteWriter record(g_monitor.record, half);
+  record.u64(DPROF_REC_REGION_SNAPSHOT);
+  record.u64(writer.size());
+  // The body sits right after the record header, moved down from the second half.
+  memmove(g_monitor.record + record.size(), body, writer.size());
+  Ring* ring = recorder::ring_for_this_thread();
+  if (ring != nullptr)
+    recorder::push_raw_record(ring, g_monitor.record, record.size() + writer.size());
+}
+
+size_t collect_exclusions(AddressRange* out) {
+  size_t count = 0;
+  uint64_t start = 0;
+  uint64_t end = 0;
+  internal_alloc::reserved_range(&start, &end);
+  if (end > start) out[count++] = {start, end};
+  stack_table::memory_range(&start, &end);
+  if (end > start) out[count++] = {start, end};
+  uint64_t rings[kMaxExcluded - 2][2];
+  size_t ring_count = ring_registry::memory_ranges(rings, kMaxExcluded - 2);
+  for (size_t i = 0; i < ring_count; ++i) out[count++] = {rings[i][0], rings[i][1]};
+  return count;
+}
+
+void refresh_targets() {
+  size_t excluded = collect_exclusions(g_monitor.excluded);
+  size_t count = discover_targets(g_monitor.excluded, excluded, g_monitor.targets, kMaxTargets);
+  g_monitor.core->set_targets(g_monitor.targets, count);
+  g_monitor.uffd->update_targets(g_monitor.targets, count);
+}
+
+bool stop_requested() {
+  return __atomic_load_n(&g_stop_word, __ATOMIC_ACQUIRE) != 0;
+}
+
+// Sleeps until `deadline` (monotonic ns) or a stop request.
+void sleep_until(uint64_t deadline) {
+  for (;;) {
+    uint64_t now = sys::monotonic_ns();
+    if (now >= deadline || stop_requested()) return;
+    sys::futex_wait(&g_stop_word, 0, deadline - now);
+  }
+}
+
+// Keeps the monitor's cost (its CPU time plus the write faults it causes) within the budget:
+// stretch the intervals when over, shrink them back towards the configured ones when well under.
+void tune(uint64_t cpu_ns, uint64_t faults, uint64_t wall_ns) {
+  if (wall_ns == 0) return;
+  uint64_t cost_ns = cpu_ns + faults * g_monitor.fault_cost_ns;
+  g_monitor.measured_ppm = static_cast<uint32_t>(cost_ns * 1000000ull / wall_ns);
+  uint32_t budget = g_monitor.settings.overhead_budget_ppm;
+  bool changed = false;
+  if (g_monitor.measured_ppm > budget && g_monitor.sampling_ns < kMaxSamplingNs) {
+    g_monitor.sampling_ns *= 2;
+    g_monitor.aggregation_ns *= 2;
+    changed = true;
+  } else if (g_monitor.measured_ppm < budget / 4 &&
+             g_monitor.sampling_ns > g_monitor.settings.sampling_ns) {
+    g_monitor.sampling_ns /= 2;
+    g_monitor.aggregation_ns /= 2;
+    changed = true;
+  }
+  if (changed) write_settings_record();
+}
+
+void* monitor_main(void*) {
+  thread_state().in_runtime = 1;
+  prctl(PR_SET_NAME, "damon-prof-mon", 0, 0, 0);
+  g_monitor.fault_cost_ns = g_monitor.uffd->measure_fault_cost_ns();
+  refresh_targets();
+  write_settings_record();
+  uint64_t now = sys::monotonic_ns();
+  uint64_t next_update = now + g_monitor.settings.update_ns;
+  uint64_t aggregation_start = now;
+  uint64_t cpu_at_start = thread_cpu_ns();
+  uint64_t faults = 0;
+  while (!stop_requested()) {
+    MonitorCore& core = *g_monitor.core;
+    core.choose_sampling_addresses();
+    g_monitor.uffd->prepare_access_checks(core.regions(), core.count());
+    sleep_until(sys::monotonic_ns() + g_monitor.sampling_ns);
+    if (stop_requested()) break;
+    g_monitor.uffd->check_accesses(core.regions(), core.count());
+    faults += g_monitor.uffd->last_written_pages();
+    core.count_sample_hits();
+    now = sys::monotonic_ns();
+    if (now - aggregation_start >= g_monitor.aggregation_ns) {
+      core.merge_regions();
+      write_snapshot();
+      core.reset_and_split();
+      uint64_t cpu = thread_cpu_ns();
+      tune(cpu - cpu_at_start, faults, now - aggregation_start);
+      cpu_at_start = cpu;
+      faults = 0;
+      aggregation_start = now;
+    }
+    if (now >= next_update) {
+      refresh_targets();
+      next_update = now + g_monitor.settings.update_ns;
+    }
+  }
+  g_monitor.uffd->disarm();
+  g_thread_done.store(true, std::memory_order_release);
+  return nullptr;
+}
+
+}  // namespace
+
+bool start_monitor() {
+  RuntimeScope scope;
+  g_monitor = MonitorState{};
+  g_monitor.settings = read_monitor_settings();
+  g_monitor.sampling_ns = g_monitor.settings.sampling_ns;
+  g_monitor.aggregation_ns = g_monitor.settings.aggregation_ns;
+  g_monitor.record_capacity = 2 * (64 + 70 * kMaxRegionsLimit * 3);
+  g_monitor.record = static_cast<uint8_t*>(internal_alloc::allocate(g_monitor.record_capacity));
+  if (g_monitor.record == nullptr) return false;
+  if (g_monitor.settings.backend == BackendChoice::kNone) {
+    g_monitor.reason = "access monitoring was not asked for (--backend none)";
+    write_settings_record();
+    return false;
+  }
+  void* memory = internal_alloc::allocate(sizeof(UffdWpBackend));
+  g_monitor.uffd = memory == nullptr ? nullptr : new (memory) UffdWpBackend();
+  const char* reason = "out of memory";
+  if (g_monitor.uffd == nullptr || !g_monitor.uffd->open(&reason)) {
+    g_monitor.reason = reason;
+    write_settings_record();
+    return false;
+  }
+  g_monitor.backend_name = "uffd-wp";
+  g_monitor.reason = g_monitor.settings.backend == BackendChoice::kAuto
+                         ? "auto: the kernel has asynchronous userfaultfd write-protect and "
+                           "PAGEMAP_SCAN (writes, exact; read sampling is not available yet)"
+                         : "asked for with --backend uffd-wp";
+  CoreSettings core_settings;
+  core_settings.min_nr_regions = g_monitor.settings.min_regions;
+  core_settings.max_nr_regions = g_monitor.settings.max_regions;
+  void* core_memory = internal_alloc::allocate(sizeof(MonitorCore));
+  g_monitor.targets =
+      static_cast<AddressRange*>(internal_alloc::allocate(kMaxTargets * sizeof(AddressRange)));
+  g_monitor.excluded =
+      static_cast<AddressRange*>(internal_alloc::allocate(kMaxExcluded * sizeof(AddressRange)));
+  if (core_memory == nullptr || g_monitor.targets == nullptr || g_monitor.excluded == nullptr) {
+    return false;
+  }
+  g_monitor.core = new (core_memory) MonitorCore(core_settings, sys::monotonic_ns());
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  __atomic_store_n(&g_stop_word, 0, __ATOMIC_RELEASE);
+  g_thread_done.store(false);
+  int created = pthread_create(&g_monitor.thread, nullptr, monitor_main, nullptr);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (created != 0) return false;
+  g_running.store(true, std::memory_order_release);
+  return true;
+}
+
+void stop_monitor(bool wait) {
+  if (!g_running.exchange(false)) return;
+  __atomic_store_n(&g_stop_word, 1, __ATOMIC_RELEASE);
+  sys::futex_wake_all(&g_stop_word);
+  if (!wait) return;
+  // Bounded: the thread checks the flag at least once per sampling interval and wakes on it.
+  uint64_t deadline = sys::monotonic_ns() + 2000000000ull;
+  while (!g_thread_done.load(std::memory_order_acquire) && sys::monotonic_ns() < deadline) {
+    sys::sleep_ns(1000000);
+  }
+}
+
+void forget_monitor_after_fork() {
+  // The child has no monitor thread, and its mappings carry no userfaultfd registration (the
+  // kernel drops it at fork); only the parent's descriptors need closing.
+  RuntimeScope scope;
+  if (g_monitor.uffd != nullptr) g_monitor.uffd->~UffdWpBackend();
+  g_running.store(false);
+  g_monitor = MonitorState{};
+}
+
+}  // namespace dprof::monitor
