@@ -251,8 +251,9 @@ class HeatmapBuilder : public TraceConsumer {
 
 }  // namespace
 
-void write_regions_json(std::ostream& out, const Analysis& analysis, ReaderOptions reader_options,
+void write_regions_json(std::ostream& out, Analysis& analysis, ReaderOptions reader_options,
                         const RegionsViewOptions& options) {
+  symbolize_sites(analysis);  // allocations name their sites
   JsonWriter json(out);
   json.begin_object();
   json.field("schema", "damon-prof-regions");

@@ -18,7 +18,7 @@ struct RegionsViewOptions {
   bool color = false;
 };
 
-void write_regions_json(std::ostream& out, const Analysis& analysis, ReaderOptions reader_options,
+void write_regions_json(std::ostream& out, Analysis& analysis, ReaderOptions reader_options,
                         const RegionsViewOptions& options);
 void write_regions_text(std::ostream& out, const Analysis& analysis, ReaderOptions reader_options,
                         const RegionsViewOptions& options);

@@ -238,3 +238,90 @@ TEST(Cli, TextReportToAFile) {
   EXPECT_NE(text.find("leak_in_thread"), std::string::npos);
   EXPECT_EQ(text.find("\033["), std::string::npos);  // no colour in files
 }
+
+TEST(Cli, MonitorOptionsAreValidatedBeforeAnythingRuns) {
+  TempDir directory;
+  std::string program = test_program("crasher");
+  struct Case {
+    std::vector<std::string> options;
+    std::string expected;
+  };
+  std::vector<Case> cases = {
+      {{"--backend", "magic"}, "--backend magic"},
+      {{"--sampling", "5"}, "--sampling 5"},
+      {{"--sampling", "5ms", "--aggregation", "1ms"}, "--aggregation must be at least --sampling"},
+      {{"--max-regions", "5000"}, "--max-regions 5000"},
+      {{"--min-regions", "50", "--max-regions", "20"}, "below --min-regions"},
+      {{"--overhead", "0%"}, "--overhead 0%"},
+      {{"--update", "1h"}, "--update 1h"},
+  };
+  for (const Case& bad : cases) {
+    std::vector<std::string> argv = {damon_prof_binary()};
+    argv.insert(argv.end(), bad.options.begin(), bad.options.end());
+    argv.push_back(program);
+    argv.push_back("exit");
+    CommandResult result = run_command(argv, {}, directory.path());
+    EXPECT_EQ(result.exit_code, 2) << bad.expected;
+    EXPECT_EQ(line_count(result.err), 1) << result.err;
+    EXPECT_NE(result.err.find(bad.expected), std::string::npos) << result.err;
+  }
+  EXPECT_TRUE(directory.files_ending_with(".dprof").empty());
+}
+
+TEST(Cli, RegionsViewAsJsonAndAsAHeatmap) {
+  TempDir directory;
+  std::string trace = directory.file("pattern.dprof");
+  CommandResult recorded = run_command(
+      {damon_prof_binary(), "-q", "-o", trace, "--sampling", "5ms", "--aggregation", "50ms",
+       "--overhead", "100%", test_program("access_pattern"), "2", "4", "400", "write", "1,0"});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  CommandResult json_result = run_command(
+      {damon_prof_binary(), "report", trace, "--view", "regions", "--format", "json", "--min-size", "1MiB"});
+  ASSERT_EQ(json_result.exit_code, 0) << json_result.err;
+  auto regions = nlohmann::json::parse(json_result.out);
+  ASSERT_FALSE(regions["monitor"].empty());
+  std::string backend = regions["monitor"][0]["backend"];
+  ASSERT_TRUE(regions["allocations"].is_array());
+  // Only the generator's two 4 MiB buffers are at least 1 MiB; never unmapped.
+  ASSERT_EQ(regions["allocations"].size(), 2u);
+  for (const auto& allocation : regions["allocations"]) {
+    EXPECT_EQ(allocation["size"], 4u << 20);
+    EXPECT_TRUE(allocation["free_time_ns"].is_null());
+    EXPECT_TRUE(allocation["alloc_time_ns"].is_number_unsigned());
+    EXPECT_EQ(allocation["site"], "main");
+  }
+  if (backend == "none") GTEST_SKIP() << "no monitoring backend on this kernel";
+  ASSERT_GE(regions["snapshots"].size(), 3u);
+  for (const auto& snapshot : regions["snapshots"]) {
+    EXPECT_EQ(snapshot["sampling_ns"], 5000000u);
+    EXPECT_EQ(snapshot["aggregation_ns"], 50000000u);
+    ASSERT_FALSE(snapshot["regions"].empty());
+    uint64_t previous_end = 0;
+    for (const auto& region : snapshot["regions"]) {
+      EXPECT_LT(region["start"].get<uint64_t>(), region["end"].get<uint64_t>());
+      EXPECT_GE(region["start"].get<uint64_t>(), previous_end);
+      EXPECT_LE(region["nr_accesses"].get<uint64_t>(), 10u);  // 50ms / 5ms samples
+      EXPECT_TRUE(region["age"].is_number_unsigned());
+      previous_end = region["end"];
+    }
+  }
+  CommandResult text = run_command({damon_prof_binary(), "report", trace, "--view", "regions"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("access monitor: uffd-wp"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("snapshots"), std::string::npos);
+  // Something was written hard enough to show in the darkest shades.
+  EXPECT_NE(text.out.find_first_of("#%@"), std::string::npos) << text.out;
+  CommandResult bad_view = run_command({damon_prof_binary(), "report", trace, "--view", "pie"});
+  EXPECT_EQ(bad_view.exit_code, 2);
+}
+
+TEST(Cli, BackendNoneRecordsThatNothingWasMonitored) {
+  TempDir directory;
+  std::string trace = directory.file("none.dprof");
+  CommandResult recorded = run_command(
+      {damon_prof_binary(), "-q", "-o", trace, "--backend", "none", test_program("crasher"), "exit", "0"});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  CommandResult text = run_command({damon_prof_binary(), "report", trace});
+  EXPECT_NE(text.out.find("monitor       none (access monitoring was not asked for"), std::string::npos)
+      << text.out;
+}
