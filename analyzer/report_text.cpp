@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <set>
@@ -136,9 +137,23 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
     const MonitorSettingsInfo& last = analysis.monitor_settings.back();
     std::string monitor = first.backend;
     if (first.backend != "none") {
-      char measured[64];
-      std::snprintf(measured, sizeof(measured), ", last measured cost %.2f%% of a CPU",
-                    static_cast<double>(last.measured_overhead_ppm) / 10000.0);
+      uint64_t highest = 0;
+      uint64_t sum = 0;
+      size_t measured_count = 0;
+      for (const MonitorSettingsInfo& settings : analysis.monitor_settings) {
+        if (settings.time_ns == first.time_ns) continue;  // the first has no measurement yet
+        highest = std::max(highest, settings.measured_overhead_ppm);
+        sum += settings.measured_overhead_ppm;
+        ++measured_count;
+      }
+      char measured[96];
+      std::snprintf(measured, sizeof(measured),
+                    ", measured cost %.2f%% of a CPU on average, %.2f%% at most (budget %.2f%%)",
+                    measured_count == 0
+                        ? 0.0
+                        : static_cast<double>(sum) / 10000.0 / static_cast<double>(measured_count),
+                    static_cast<double>(highest) / 10000.0,
+                    static_cast<double>(last.overhead_budget_ppm) / 10000.0);
       monitor += ": " + format_count(analysis.snapshot_count) + " region snapshots, sampling " +
                  format_duration(last.sampling_ns) + ", aggregation " +
                  format_duration(last.aggregation_ns) + measured;

@@ -95,6 +95,12 @@ TEST(AccessAccuracy, HottestWrittenBufferIsRankedHottestEachPhase) {
       ++judged[phase];
     }
   }
+  for (const RegionSnapshot& snapshot : collected.snapshots) {
+    // Intervals as asked: the budget must not have stretched them (that would be a cost-model
+    // error: 100% of a CPU is far more than this monitor costs).
+    ASSERT_EQ(snapshot.sampling_ns, 5000000u);
+    ASSERT_EQ(snapshot.aggregation_ns, 100000000u);
+  }
   ASSERT_GE(judged[0], 5);
   ASSERT_GE(judged[1], 5);
   // The buffer most often hottest in each phase must be hottest in >= 90% of its intervals, and

@@ -275,8 +275,8 @@ TEST(Cli, RegionsViewAsJsonAndAsAHeatmap) {
       {damon_prof_binary(), "-q", "-o", trace, "--sampling", "5ms", "--aggregation", "50ms",
        "--overhead", "100%", test_program("access_pattern"), "2", "4", "400", "write", "1,0"});
   ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
-  CommandResult json_result = run_command(
-      {damon_prof_binary(), "report", trace, "--view", "regions", "--format", "json", "--min-size", "1MiB"});
+  CommandResult json_result = run_command({damon_prof_binary(), "report", trace, "--view",
+                                           "regions", "--format", "json", "--min-size", "1MiB"});
   ASSERT_EQ(json_result.exit_code, 0) << json_result.err;
   auto regions = nlohmann::json::parse(json_result.out);
   ASSERT_FALSE(regions["monitor"].empty());
@@ -318,10 +318,11 @@ TEST(Cli, RegionsViewAsJsonAndAsAHeatmap) {
 TEST(Cli, BackendNoneRecordsThatNothingWasMonitored) {
   TempDir directory;
   std::string trace = directory.file("none.dprof");
-  CommandResult recorded = run_command(
-      {damon_prof_binary(), "-q", "-o", trace, "--backend", "none", test_program("crasher"), "exit", "0"});
+  CommandResult recorded = run_command({damon_prof_binary(), "-q", "-o", trace, "--backend", "none",
+                                        test_program("crasher"), "exit", "0"});
   ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
   CommandResult text = run_command({damon_prof_binary(), "report", trace});
-  EXPECT_NE(text.out.find("monitor       none (access monitoring was not asked for"), std::string::npos)
+  EXPECT_NE(text.out.find("monitor       none (access monitoring was not asked for"),
+            std::string::npos)
       << text.out;
 }

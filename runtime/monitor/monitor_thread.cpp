@@ -151,15 +151,21 @@ void sleep_until(uint64_t deadline) {
 
 // Keeps the monitor's cost (its CPU time plus the write faults it causes) within the budget:
 // stretch the intervals when over, shrink them back towards the configured ones when well under.
+// Every change, and every fifth interval anyway, goes into the trace with the measured cost.
 void tune(uint64_t cpu_ns, uint64_t faults, uint64_t wall_ns) {
+  static uint32_t intervals_since_record = 0;
   if (wall_ns == 0) return;
   uint64_t cost_ns = cpu_ns + faults * g_monitor.fault_cost_ns;
   g_monitor.measured_ppm = static_cast<uint32_t>(cost_ns * 1000000ull / wall_ns);
   uint32_t budget = g_monitor.settings.overhead_budget_ppm;
   bool changed = false;
   if (g_monitor.measured_ppm > budget && g_monitor.sampling_ns < kMaxSamplingNs) {
-    g_monitor.sampling_ns *= 2;
-    g_monitor.aggregation_ns *= 2;
+    // Cost falls about in proportion to the interval: stretch by the overshoot (at most 8x at a
+    // time, in powers of two so that the way back halves exactly).
+    uint64_t factor = 2;
+    while (factor < 8 && g_monitor.measured_ppm > budget * factor) factor *= 2;
+    g_monitor.sampling_ns *= factor;
+    g_monitor.aggregation_ns *= factor;
     changed = true;
   } else if (g_monitor.measured_ppm < budget / 4 &&
              g_monitor.sampling_ns > g_monitor.settings.sampling_ns) {
@@ -167,7 +173,10 @@ void tune(uint64_t cpu_ns, uint64_t faults, uint64_t wall_ns) {
     g_monitor.aggregation_ns /= 2;
     changed = true;
   }
-  if (changed) write_settings_record();
+  if (changed || ++intervals_since_record >= 5) {
+    write_settings_record();
+    intervals_since_record = 0;
+  }
 }
 
 void* monitor_main(void*) {
