@@ -6,6 +6,7 @@
 
 #include "damon_prof/trace_format.h"
 #include "event_recorder.h"
+#include "monitor/monitor_thread.h"
 #include "real_functions.h"
 #include "runtime_state.h"
 #include "thread_state.h"
@@ -36,7 +37,10 @@ void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), v
     dprof::RealCallScope real_call;
     mapped = real_mmap(address, length, prot, flags, fd, offset);
   }
-  if (mapped != MAP_FAILED) recorder::record_mmap(mapped, length, prot, flags);
+  if (mapped != MAP_FAILED) {
+    recorder::record_mmap(mapped, length, prot, flags);
+    dprof::monitor::note_mappings_changed();
+  }
   return mapped;
 }
 
@@ -65,7 +69,10 @@ __attribute__((visibility("default"))) int munmap(void* address, size_t length) 
     dprof::RealCallScope real_call;
     result = real().munmap(address, length);
   }
-  if (result == 0) event.munmap_done(DPROF_FN_MUNMAP, address, length);
+  if (result == 0) {
+    event.munmap_done(DPROF_FN_MUNMAP, address, length);
+    dprof::monitor::note_mappings_changed();
+  }
   return result;
 }
 
@@ -89,6 +96,7 @@ __attribute__((visibility("default"))) void* mremap(void* old_address, size_t ol
     event.munmap_done(DPROF_FN_MREMAP, old_address, old_length);
     // prot/flags unknown here: the analyzer keeps the new range only if the old one was tracked.
     event.mmap_done(DPROF_FN_MREMAP, moved, new_length, -1, -1);
+    dprof::monitor::note_mappings_changed();
   }
   return moved;
 }

@@ -41,8 +41,10 @@ struct MonitorState {
   MonitorCore* core = nullptr;
   AddressRange* targets = nullptr;
   AddressRange* excluded = nullptr;
-  uint8_t* record = nullptr;
+  uint8_t* record = nullptr;  // an encoded record, header included
   size_t record_capacity = 0;
+  uint8_t* body = nullptr;  // a snapshot's body, before it becomes a record
+  size_t body_capacity = 0;
   pthread_t thread{};
 };
 
@@ -50,6 +52,7 @@ MonitorState g_monitor;
 std::atomic<bool> g_running{false};
 uint32_t g_stop_word = 0;  // futex: set to 1 to stop the thread
 std::atomic<bool> g_thread_done{false};
+std::atomic<uint64_t> g_mapping_changes{0};
 
 uint64_t thread_cpu_ns() {
   timespec now;
@@ -84,10 +87,7 @@ void write_settings_record() {
 
 void write_snapshot() {
   const MonitorCore& core = *g_monitor.core;
-  // Reuse the record buffer's second half for the body.
-  size_t half = g_monitor.record_capacity / 2;
-  uint8_t* body = g_monitor.record + half;
-  ByteWriter writer(body, half);
+  ByteWriter writer(g_monitor.body, g_monitor.body_capacity);
   writer.u64(recorder::now_ns());
   writer.u64(g_monitor.sampling_ns);
   writer.u64(g_monitor.aggregation_ns);
@@ -104,15 +104,7 @@ void write_snapshot() {
     writer.u64(region.written_pages);
     previous_end = region.end;
   }
-  if (writer.overflowed()) return;
-  ByteWriter record(g_monitor.record, half);
-  record.u64(DPROF_REC_REGION_SNAPSHOT);
-  record.u64(writer.size());
-  // The body sits right after the record header, moved down from the second half.
-  memmove(g_monitor.record + record.size(), body, writer.size());
-  Ring* ring = recorder::ring_for_this_thread();
-  if (ring != nullptr)
-    recorder::push_raw_record(ring, g_monitor.record, record.size() + writer.size());
+  if (!writer.overflowed()) push(DPROF_REC_REGION_SNAPSHOT, g_monitor.body, writer.size());
 }
 
 size_t collect_exclusions(AddressRange* out) {
@@ -190,6 +182,8 @@ void* monitor_main(void*) {
   uint64_t aggregation_start = now;
   uint64_t cpu_at_start = thread_cpu_ns();
   uint64_t faults = 0;
+  uint64_t changes_seen = g_mapping_changes.load(std::memory_order_relaxed);
+  uint64_t last_refresh = now;
   while (!stop_requested()) {
     MonitorCore& core = *g_monitor.core;
     core.choose_sampling_addresses();
@@ -210,8 +204,14 @@ void* monitor_main(void*) {
       faults = 0;
       aggregation_start = now;
     }
-    if (now >= next_update) {
+    uint64_t changes = g_mapping_changes.load(std::memory_order_relaxed);
+    // New mappings are picked up at once, but at most every other sampling interval.
+    bool mappings_moved =
+        changes != changes_seen && now - last_refresh >= 2 * g_monitor.sampling_ns;
+    if (now >= next_update || mappings_moved) {
+      changes_seen = changes;
       refresh_targets();
+      last_refresh = now;
       next_update = now + g_monitor.settings.update_ns;
     }
   }
@@ -228,9 +228,13 @@ bool start_monitor() {
   g_monitor.settings = read_monitor_settings();
   g_monitor.sampling_ns = g_monitor.settings.sampling_ns;
   g_monitor.aggregation_ns = g_monitor.settings.aggregation_ns;
-  g_monitor.record_capacity = 2 * (64 + 70 * kMaxRegionsLimit * 3);
+  // A snapshot: a few numbers, then seven varints per region (at most 3x max_regions between a
+  // split and the next merge).
+  g_monitor.body_capacity = 64 + 7 * 10 * 3 * kMaxRegionsLimit;
+  g_monitor.record_capacity = g_monitor.body_capacity + 32;
+  g_monitor.body = static_cast<uint8_t*>(internal_alloc::allocate(g_monitor.body_capacity));
   g_monitor.record = static_cast<uint8_t*>(internal_alloc::allocate(g_monitor.record_capacity));
-  if (g_monitor.record == nullptr) return false;
+  if (g_monitor.record == nullptr || g_monitor.body == nullptr) return false;
   if (g_monitor.settings.backend == BackendChoice::kNone) {
     g_monitor.reason = "access monitoring was not asked for (--backend none)";
     write_settings_record();
@@ -284,6 +288,10 @@ void stop_monitor(bool wait) {
   while (!g_thread_done.load(std::memory_order_acquire) && sys::monotonic_ns() < deadline) {
     sys::sleep_ns(1000000);
   }
+}
+
+void note_mappings_changed() {
+  g_mapping_changes.fetch_add(1, std::memory_order_relaxed);
 }
 
 void forget_monitor_after_fork() {

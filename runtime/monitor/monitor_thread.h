@@ -12,5 +12,8 @@ bool start_monitor();
 void stop_monitor(bool wait);
 // In a fork child: the parent's monitor thread does not exist here; drop its state.
 void forget_monitor_after_fork();
+// The program mapped or unmapped memory: the monitor looks its targets up again soon, rather
+// than at the next update interval (new large buffers are watched within a few samples).
+void note_mappings_changed();
 
 }  // namespace dprof::monitor
