@@ -2,8 +2,9 @@
 # The access monitor's cost against heap size: the access-pattern generator writes random pages of
 # one buffer of 64 MiB, 1 GiB and 8 GiB, under damon-prof with the monitor on and with
 # --backend none, interleaved. Prints, per size, the monitor's measured cost (its CPU time plus the
-# write faults it causes, as it records itself; mean of the second half of the run, once its
-# tuning has settled), the budget, the intervals it settled on, and the program's wall-time ratio.
+# write faults it causes, as it records itself): the mean over the whole run (tuning included) and
+# the mean of its last three measurements (settled); the intervals and region limit it settled
+# on; and the program's wall-time ratio against --backend none.
 #
 #   bench/monitor_overhead.sh [BUILD_DIR]     (env: SIZES="64 1024 8192" SECONDS_PER_RUN=8 REPEAT=3
 #                                                   OVERHEAD=2%)
@@ -29,7 +30,8 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 
 printf 'monitor cost by heap size: random page writes (5%% of iterations), %s s per run, %s runs, budget %s\n' \
   "$((run_ms / 1000))" "$repeat" "$overhead"
-printf '%8s  %12s  %12s  %14s  %10s\n' "heap" "cost (mean)" "sampling" "aggregation" "wall ratio"
+printf '%8s  %10s  %10s  %10s  %12s  %8s  %10s\n' "heap" "cost (run)" "(settled)" "sampling" \
+  "aggregation" "regions" "wall ratio"
 for size in $sizes; do
   : > "$work/on"; : > "$work/off"; : > "$work/cost"
   for i in $(seq "$repeat"); do
@@ -40,15 +42,17 @@ for size in $sizes; do
       python3 -c '
 import json, sys
 records = json.load(sys.stdin)["monitor"][1:]
-settled = records[len(records) // 2:] or records
-mean = sum(r["measured_overhead_ppm"] for r in settled) / max(1, len(settled))
-last = records[-1] if records else {"sampling_ns": 0, "aggregation_ns": 0}
-print(mean / 10000, last["sampling_ns"] / 1e6, last["aggregation_ns"] / 1e6)' >> "$work/cost"
+def mean(rs): return sum(r["measured_overhead_ppm"] for r in rs) / max(1, len(rs)) / 10000
+last = records[-1] if records else {"sampling_ns": 0, "aggregation_ns": 0, "max_regions": 0}
+print(mean(records), mean(records[-3:]), last["sampling_ns"] / 1e6, last["aggregation_ns"] / 1e6,
+      last["max_regions"])' >> "$work/cost"
   done
   cost=$(awk '{print $1}' "$work/cost" | median)
-  sampling=$(awk '{print $2}' "$work/cost" | median)
-  aggregation=$(awk '{print $3}' "$work/cost" | median)
+  settled=$(awk '{print $2}' "$work/cost" | median)
+  sampling=$(awk '{print $3}' "$work/cost" | median)
+  aggregation=$(awk '{print $4}' "$work/cost" | median)
+  regions=$(awk '{print $5}' "$work/cost" | median)
   on=$(median < "$work/on"); off=$(median < "$work/off")
-  printf '%6s MiB  %11.2f%%  %9.1f ms  %11.1f ms  %9.3fx\n' "$size" "$cost" "$sampling" "$aggregation" \
-    "$(echo "$on / $off" | bc -l)"
+  printf '%6s MiB  %9.2f%%  %9.2f%%  %7.1f ms  %9.1f ms  %8s  %9.3fx\n' "$size" "$cost" "$settled" \
+    "$sampling" "$aggregation" "$regions" "$(echo "$on / $off" | bc -l)"
 done

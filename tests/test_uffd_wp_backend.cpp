@@ -2,12 +2,14 @@
 // exactly, once, and kernel-side writes (read(2) into protected memory) still work.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <vector>
 
+#include "monitor/kernel_abi.h"
 #include "monitor/monitor_core.h"
 #include "monitor/uffd_wp_backend.h"
 
@@ -109,4 +111,51 @@ TEST_F(UffdWp, NewMemoryIsPickedUpByUpdateTargets) {
   backend_.check_accesses(core_->regions(), core_->count());
   EXPECT_EQ(backend_.last_written_pages(), 1u);
   munmap(more, 8 * kPage);
+}
+
+namespace {
+
+// Pages of [start, end) still write-protected (not "written" in PAGEMAP_SCAN's terms).
+size_t protected_pages(uint64_t start, uint64_t end) {
+  int pagemap = open("/proc/self/pagemap", O_RDONLY);
+  page_region spans[64];
+  pm_scan_arg scan{};
+  scan.size = sizeof(scan);
+  scan.start = start;
+  scan.end = end;
+  scan.vec = reinterpret_cast<uint64_t>(spans);
+  scan.vec_len = 64;
+  scan.category_inverted = PAGE_IS_WRITTEN;
+  scan.category_mask = PAGE_IS_WRITTEN;
+  scan.return_mask = PAGE_IS_WRITTEN;
+  long found = ioctl(pagemap, PAGEMAP_SCAN, &scan);
+  close(pagemap);
+  size_t pages = 0;
+  for (long i = 0; i < found; ++i) pages += (spans[i].end - spans[i].start) / kPage;
+  return pages;
+}
+
+}  // namespace
+
+TEST_F(UffdWp, SampledModeWatchesOnePagePerRegionAndLeavesNothingProtected) {
+  backend_.set_sampled(true);
+  EXPECT_EQ(protected_pages(range_.start, range_.end), 0u);
+  core_->choose_sampling_addresses();
+  backend_.prepare_access_checks(core_->regions(), core_->count());
+  EXPECT_EQ(protected_pages(range_.start, range_.end), core_->count());
+  // Write region 0's sampled page, and a page of region 1 that is not its sampled one.
+  *reinterpret_cast<volatile char*>(core_->regions()[0].sampling_address) = 1;
+  uint64_t other = core_->regions()[1].sampling_address == core_->regions()[1].start
+                       ? core_->regions()[1].start + kPage
+                       : core_->regions()[1].start;
+  *reinterpret_cast<volatile char*>(other) = 1;
+  backend_.check_accesses(core_->regions(), core_->count());
+  core_->count_sample_hits();
+  EXPECT_EQ(core_->regions()[0].nr_accesses, 1u);
+  EXPECT_EQ(core_->regions()[1].nr_accesses, 0u);
+  EXPECT_EQ(backend_.last_written_pages(), 1u);
+  EXPECT_EQ(protected_pages(range_.start, range_.end), 0u);  // no protection outlives its interval
+  // Back to exact mode: everything protected again.
+  backend_.set_sampled(false);
+  EXPECT_EQ(protected_pages(range_.start, range_.end), kPages);
 }

@@ -28,6 +28,9 @@ namespace {
 constexpr size_t kMaxTargets = 4096;
 constexpr size_t kMaxExcluded = 1024;
 constexpr uint64_t kMaxSamplingNs = 2000000000ull;  // stretching stops at 2 s
+// Exact write tracking may stretch its intervals this much before the monitor gives it up for
+// sampling.
+constexpr uint64_t kExactModeStretchLimit = 8;
 
 struct MonitorState {
   MonitorSettings settings;
@@ -35,6 +38,7 @@ struct MonitorState {
   const char* reason = "";
   uint64_t sampling_ns = 0;
   uint64_t aggregation_ns = 0;
+  uint32_t max_regions = 0;  // as tuned (settings.max_regions is what was asked for)
   uint64_t fault_cost_ns = 0;
   uint32_t measured_ppm = 0;
   UffdWpBackend* uffd = nullptr;
@@ -79,7 +83,7 @@ void write_settings_record() {
   writer.u64(g_monitor.aggregation_ns);
   writer.u64(g_monitor.settings.update_ns);
   writer.u64(g_monitor.settings.min_regions);
-  writer.u64(g_monitor.settings.max_regions);
+  writer.u64(g_monitor.max_regions);
   writer.u64(g_monitor.settings.overhead_budget_ppm);
   writer.u64(g_monitor.measured_ppm);
   if (!writer.overflowed()) push(DPROF_REC_MONITOR_SETTINGS, body, writer.size());
@@ -151,7 +155,24 @@ void tune(uint64_t cpu_ns, uint64_t faults, uint64_t wall_ns) {
   g_monitor.measured_ppm = static_cast<uint32_t>(cost_ns * 1000000ull / wall_ns);
   uint32_t budget = g_monitor.settings.overhead_budget_ppm;
   bool changed = false;
-  if (g_monitor.measured_ppm > budget && g_monitor.sampling_ns < kMaxSamplingNs) {
+  if (g_monitor.measured_ppm > budget && !g_monitor.uffd->sampled() &&
+      g_monitor.sampling_ns >= kExactModeStretchLimit * g_monitor.settings.sampling_ns) {
+    // Exact tracking stays over budget even with intervals this stretched: the program writes
+    // too much memory too often. Sample one page per region instead, whose cost does not grow
+    // with memory, and start again from the configured intervals.
+    g_monitor.uffd->set_sampled(true);
+    g_monitor.sampling_ns = g_monitor.settings.sampling_ns;
+    g_monitor.aggregation_ns = g_monitor.settings.aggregation_ns;
+    g_monitor.reason = "sampling one page per region: exact write tracking stayed over the budget";
+    changed = true;
+  } else if (g_monitor.measured_ppm > budget && g_monitor.uffd->sampled() &&
+             g_monitor.max_regions > 2 * g_monitor.settings.min_regions) {
+    // Sampling costs a few system calls per region, each a TLB shootdown while the program runs
+    // on other CPUs: fewer regions first, longer intervals after.
+    g_monitor.max_regions /= 2;
+    g_monitor.core->set_region_limits(g_monitor.settings.min_regions, g_monitor.max_regions);
+    changed = true;
+  } else if (g_monitor.measured_ppm > budget && g_monitor.sampling_ns < kMaxSamplingNs) {
     // Cost falls about in proportion to the interval: stretch by the overshoot (at most 8x at a
     // time, in powers of two so that the way back halves exactly).
     uint64_t factor = 2;
@@ -159,11 +180,19 @@ void tune(uint64_t cpu_ns, uint64_t faults, uint64_t wall_ns) {
     g_monitor.sampling_ns *= factor;
     g_monitor.aggregation_ns *= factor;
     changed = true;
-  } else if (g_monitor.measured_ppm < budget / 4 &&
-             g_monitor.sampling_ns > g_monitor.settings.sampling_ns) {
-    g_monitor.sampling_ns /= 2;
-    g_monitor.aggregation_ns /= 2;
-    changed = true;
+  } else if (g_monitor.measured_ppm < budget / 4) {
+    // Well within budget: give back what was taken, intervals first.
+    if (g_monitor.sampling_ns > g_monitor.settings.sampling_ns) {
+      g_monitor.sampling_ns /= 2;
+      g_monitor.aggregation_ns /= 2;
+      changed = true;
+    } else if (g_monitor.max_regions < g_monitor.settings.max_regions) {
+      g_monitor.max_regions = g_monitor.max_regions * 2 > g_monitor.settings.max_regions
+                                  ? g_monitor.settings.max_regions
+                                  : g_monitor.max_regions * 2;
+      g_monitor.core->set_region_limits(g_monitor.settings.min_regions, g_monitor.max_regions);
+      changed = true;
+    }
   }
   if (changed || ++intervals_since_record >= 5) {
     write_settings_record();
@@ -228,6 +257,7 @@ bool start_monitor() {
   g_monitor.settings = read_monitor_settings();
   g_monitor.sampling_ns = g_monitor.settings.sampling_ns;
   g_monitor.aggregation_ns = g_monitor.settings.aggregation_ns;
+  g_monitor.max_regions = g_monitor.settings.max_regions;
   // A snapshot: a few numbers, then seven varints per region (at most 3x max_regions between a
   // split and the next merge).
   g_monitor.body_capacity = 64 + 7 * 10 * 3 * kMaxRegionsLimit;

@@ -63,17 +63,61 @@ bool UffdWpBackend::open(const char** reason) {
   return true;
 }
 
+bool UffdWpBackend::protect(uint64_t start, uint64_t length, bool on) {
+  uffdio_writeprotect request{};
+  request.range.start = start;
+  request.range.len = length;
+  request.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0;
+  return ioctl(uffd_, UFFDIO_WRITEPROTECT, &request) == 0;
+}
+
 bool UffdWpBackend::register_range(const AddressRange& range) {
   uffdio_register registration{};
   registration.range.start = range.start;
   registration.range.len = range.end - range.start;
   registration.mode = UFFDIO_REGISTER_MODE_WP;
   if (ioctl(uffd_, UFFDIO_REGISTER, &registration) != 0) return false;
-  uffdio_writeprotect protect{};
-  protect.range.start = range.start;
-  protect.range.len = range.end - range.start;
-  protect.mode = UFFDIO_WRITEPROTECT_MODE_WP;
-  return ioctl(uffd_, UFFDIO_WRITEPROTECT, &protect) == 0;
+  // Sampled mode protects only the sampled pages, at each sampling interval.
+  return sampled_ || protect(range.start, range.end - range.start, true);
+}
+
+void UffdWpBackend::set_sampled(bool sampled) {
+  if (sampled == sampled_) return;
+  sampled_ = sampled;
+  for (size_t i = 0; i < registered_count_; ++i) {
+    // Leaving exact mode: nothing stays protected. Entering it: everything is.
+    protect(registered_[i].start, registered_[i].end - registered_[i].start, !sampled);
+  }
+}
+
+void UffdWpBackend::prepare_access_checks(Region* regions, size_t count) {
+  if (!sampled_ || uffd_ < 0) return;
+  for (size_t i = 0; i < count; ++i) protect(regions[i].sampling_address, kPage, true);
+}
+
+// Sampled mode: was each region's sampled page written since it was protected? Then the page is
+// left unprotected (a written page no longer is; an unwritten one is released), so that no
+// protection outlives its sampling interval.
+void UffdWpBackend::check_sampled_pages(Region* regions, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    Region& region = regions[i];
+    pm_scan_arg scan{};
+    scan.size = sizeof(scan);
+    scan.start = region.sampling_address;
+    scan.end = region.sampling_address + kPage;
+    scan.vec = reinterpret_cast<uint64_t>(spans_);
+    scan.vec_len = 1;
+    scan.category_mask = PAGE_IS_WRITTEN;
+    scan.return_mask = PAGE_IS_WRITTEN;
+    long found = ioctl(pagemap_, PAGEMAP_SCAN, &scan);
+    if (found > 0) {
+      region.sample_hit = 1;
+      ++region.write_samples;
+      ++last_written_pages_;  // one fault taken (written_pages is exact mode's figure)
+    } else {
+      protect(region.sampling_address, kPage, false);
+    }
+  }
 }
 
 void UffdWpBackend::update_targets(const AddressRange* ranges, size_t count) {
@@ -134,6 +178,10 @@ void UffdWpBackend::attribute(const page_region* spans, size_t span_count, Regio
 void UffdWpBackend::check_accesses(Region* regions, size_t count) {
   last_written_pages_ = 0;
   if (pagemap_ < 0) return;
+  if (sampled_) {
+    check_sampled_pages(regions, count);
+    return;
+  }
   for (size_t i = 0; i < registered_count_; ++i) {
     uint64_t start = registered_[i].start;
     uint64_t end = registered_[i].end;

@@ -1,8 +1,12 @@
-// Exact page-level write detection with no signal handler: userfaultfd in asynchronous
-// write-protect mode (the kernel resolves each first write to a protected page itself, so writes
-// made by the kernel on the program's behalf are unaffected) plus PAGEMAP_SCAN, which reports the
-// pages written since the last scan and protects them again in the same call. Linux >= 6.7;
-// unprivileged through UFFD_USER_MODE_ONLY.
+// Write detection with no signal handler: userfaultfd in asynchronous write-protect mode (the
+// kernel resolves each first write to a protected page itself, so writes made by the kernel on the
+// program's behalf are unaffected) plus PAGEMAP_SCAN. Linux >= 6.7; unprivileged through
+// UFFD_USER_MODE_ONLY. Two modes:
+//  - exact: all watched memory is protected; each check reports every page written since the last
+//    one and protects them again in the same call. Costs a fault per written page per interval
+//    and a page-table walk over all watched memory: it grows with what the program writes.
+//  - sampled: only each region's sampled page is protected (as the kernel DAMON samples one page
+//    per region); costs a few system calls per region per interval, whatever the memory size.
 #pragma once
 
 #include <stddef.h>
@@ -26,8 +30,13 @@ class UffdWpBackend final : public AccessBackend {
   const char* name() const override { return "uffd-wp"; }
   BackendCapabilities capabilities() const override { return {false, true, true, false}; }
   void update_targets(const AddressRange* ranges, size_t count) override;
+  void prepare_access_checks(Region* regions, size_t count) override;
   void check_accesses(Region* regions, size_t count) override;
   void disarm() override;
+
+  // Switches between exact and sampled mode (see above); leaving exact mode unprotects all.
+  void set_sampled(bool sampled);
+  bool sampled() const { return sampled_; }
 
   // What one write fault on a protected page costs here, measured on a scratch mapping: the
   // monitor's cost model charges it for every written page a check finds.
@@ -38,6 +47,8 @@ class UffdWpBackend final : public AccessBackend {
 
  private:
   bool register_range(const AddressRange& range);
+  bool protect(uint64_t start, uint64_t length, bool on);
+  void check_sampled_pages(Region* regions, size_t count);
   void attribute(const page_region* spans, size_t span_count, Region* regions, size_t count);
 
   int uffd_ = -1;
@@ -48,6 +59,7 @@ class UffdWpBackend final : public AccessBackend {
   page_region* spans_ = nullptr;
   size_t span_capacity_ = 0;
   uint64_t last_written_pages_ = 0;
+  bool sampled_ = false;
 };
 
 }  // namespace dprof::monitor
