@@ -107,6 +107,24 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
   json.field("unmatched_frees", totals.unmatched_frees);
   json.end_object();
 
+  json.key("monitor");
+  if (analysis.monitor_settings.empty()) {
+    json.null();
+  } else {
+    const MonitorSettingsInfo& first = analysis.monitor_settings.front();
+    const MonitorSettingsInfo& last = analysis.monitor_settings.back();
+    json.begin_object();
+    json.field("backend", first.backend);
+    json.field("reason", last.reason);
+    json.field("snapshots", analysis.snapshot_count);
+    json.field("sampling_ns", last.sampling_ns);
+    json.field("aggregation_ns", last.aggregation_ns);
+    json.field("max_regions", last.max_regions);
+    json.field("overhead_budget_ppm", last.overhead_budget_ppm);
+    json.field("measured_overhead_ppm", last.measured_overhead_ppm);
+    json.end_object();
+  }
+
   json.key("sites").begin_array();
   for (size_t index : listed) {
     const Site& site = analysis.sites[index];

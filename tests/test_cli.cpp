@@ -188,6 +188,9 @@ TEST(Cli, JsonReportFollowsTheDocumentedSchema) {
     EXPECT_TRUE(summary[field].is_number_unsigned()) << field;
   }
   EXPECT_GT(summary["peak_rss_bytes"].get<uint64_t>(), 0u);
+  ASSERT_TRUE(report["monitor"].is_object());
+  EXPECT_TRUE(report["monitor"]["backend"].is_string());
+  EXPECT_TRUE(report["monitor"]["snapshots"].is_number_unsigned());
   ASSERT_TRUE(report["sites"].is_array());
   ASSERT_FALSE(report["sites"].empty());
   bool found = false;
