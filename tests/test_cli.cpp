@@ -329,3 +329,20 @@ TEST(Cli, BackendNoneRecordsThatNothingWasMonitored) {
             std::string::npos)
       << text.out;
 }
+
+TEST(Cli, InvalidMonitorEnvironmentIsNotedInTheTrace) {
+  TempDir directory;
+  std::string trace = directory.file("env.dprof");
+  CommandResult recorded =
+      run_command({damon_prof_binary(), "-q", "-o", trace, test_program("crasher"), "exit", "0"},
+                  {"DAMON_PROF_SAMPLING_NS=soon"});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  EXPECT_EQ(recorded.err, "");  // nothing on the program's stderr
+  auto report = nlohmann::json::parse(
+      run_command({damon_prof_binary(), "report", trace, "--format", "json"}).out);
+  bool noted = false;
+  for (const auto& warning : report["warnings"]) {
+    noted = noted || warning.get<std::string>().find("invalid value") != std::string::npos;
+  }
+  EXPECT_TRUE(noted);
+}
