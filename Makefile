@@ -1,6 +1,7 @@
 # The two commands a fresh Debian 12 machine needs:
 #   make demo   install missing packages, build, profile the demo program, print its report
 #   make test   install missing packages, build, run the whole test suite through ctest
+MAKEFLAGS += --no-print-directory
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)

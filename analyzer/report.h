@@ -10,8 +10,9 @@
 namespace dprof::analyzer {
 
 struct ReportOptions {
-  size_t top = 10;         // sites per ranking (text) / sites listed (JSON, 0 = all)
-  size_t max_frames = 12;  // stack frames shown per site in text
+  size_t top = 10;           // sites per ranking (text) / sites listed (JSON, 0 = all)
+  size_t max_frames = 12;    // stack frames shown per site in text
+  bool full_stacks = false;  // text: also the allocation machinery above the site's frame
   bool color = false;
 };
 

@@ -25,6 +25,10 @@ struct Style {
   }
 };
 
+std::string calls(uint64_t count) {
+  return format_count(count) + (count == 1 ? " call" : " calls");
+}
+
 std::string percent(uint64_t part, uint64_t whole) {
   if (whole == 0) return "0%";
   char buffer[16];
@@ -40,20 +44,37 @@ void write_line(std::ostream& out, const Style& style, const std::string& label,
   out << style.bold(padded) << text << '\n';
 }
 
-void write_stack(std::ostream& out, const Style& style, const Site& site, size_t max_frames) {
-  size_t shown = 0;
-  for (size_t i = 0; i < site.frames.size() && shown < max_frames; ++i, ++shown) {
-    const SiteFrame& frame = site.frames[i];
-    std::string function = frame.function.empty() ? "??" : frame.function;
-    if (function.size() > 110) function = function.substr(0, 107) + "...";
-    std::string line = "       " + std::string(i == site.name_frame ? "> " : "  ") + function +
-                       "  " + style.dim(frame_location(frame)) +
-                       (frame.inlined ? style.dim(" (inlined)") : "");
-    out << line << '\n';
-  }
-  if (site.frames.size() > shown) {
+void write_frame_line(std::ostream& out, const Style& style, const SiteFrame& frame,
+                      bool names_site) {
+  std::string function = frame.function.empty() ? "??" : frame.function;
+  if (function.size() > 110) function = function.substr(0, 107) + "...";
+  out << "       " << (names_site ? "> " : "  ") << function << "  "
+      << style.dim(frame_location(frame)) << (frame.inlined ? style.dim(" (inlined)") : "") << '\n';
+}
+
+// The frames above the one that names the site are the allocation machinery (operator new, the
+// standard library's allocators and containers): one line says how it was reached, unless the
+// full stacks are asked for.
+void write_stack(std::ostream& out, const Style& style, const Site& site,
+                 const ReportOptions& options) {
+  size_t first = 0;
+  if (!options.full_stacks && site.name_frame > 1) {
+    const SiteFrame& entry = site.frames[0];
+    std::string entry_name = entry.function.empty() ? module_and_offset(entry) : entry.function;
+    if (entry_name.size() > 60) entry_name = entry_name.substr(0, 57) + "...";
     out << "         "
-        << style.dim("... " + std::to_string(site.frames.size() - shown) + " more frames") << '\n';
+        << style.dim("(" + entry_name + " and " + std::to_string(site.name_frame - 1) +
+                     " more allocation frames; --full-stacks shows them)")
+        << '\n';
+    first = site.name_frame;
+  }
+  size_t shown = 0;
+  for (size_t i = first; i < site.frames.size() && shown < options.max_frames; ++i, ++shown) {
+    write_frame_line(out, style, site.frames[i], i == site.name_frame);
+  }
+  size_t remaining = site.frames.size() - first - shown;
+  if (remaining > 0) {
+    out << "         " << style.dim("... " + std::to_string(remaining) + " more frames") << '\n';
   }
 }
 
@@ -73,7 +94,7 @@ void write_ranking(std::ostream& out, const Style& style, Analysis& analysis,
     char number[32];
     std::snprintf(number, sizeof(number), "%3zu. ", rank + 1);
     out << number << headline(site) << "  in " << style.bold(site_name(site)) << '\n';
-    write_stack(out, style, site, options.max_frames);
+    write_stack(out, style, site, options);
   }
 }
 
@@ -113,7 +134,7 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
                           " corrupt frames skipped (--salvage)"));
   }
   write_line(out, style, "allocations",
-             format_count(totals.alloc_count) + " calls, " + format_bytes(totals.alloc_bytes) +
+             calls(totals.alloc_count) + ", " + format_bytes(totals.alloc_bytes) +
                  " in total  (malloc family " + format_count(totals.malloc_count) +
                  ", anonymous mmap " + format_count(totals.mmap_count) + ")");
   write_line(out, style, "temporary",

@@ -240,6 +240,15 @@ TEST(Cli, TextReportToAFile) {
   EXPECT_NE(text.find("TOP SITES BY LEAKED BYTES"), std::string::npos);
   EXPECT_NE(text.find("leak_in_thread"), std::string::npos);
   EXPECT_EQ(text.find("\033["), std::string::npos);  // no colour in files
+  // Allocation machinery above a site's frame is folded into one line unless asked for.
+  CommandResult all = run_command({damon_prof_binary(), "report", recorded_trace(), "--top", "0"});
+  EXPECT_NE(all.out.find("more allocation frames; --full-stacks shows them"), std::string::npos);
+  EXPECT_EQ(all.out.find("std::vector<void*, std::allocator<void*> >::reserve"), std::string::npos);
+  CommandResult full =
+      run_command({damon_prof_binary(), "report", recorded_trace(), "--top", "0", "--full-stacks"});
+  EXPECT_EQ(full.out.find("more allocation frames"), std::string::npos);
+  EXPECT_NE(full.out.find("std::vector<void*, std::allocator<void*> >::reserve"),
+            std::string::npos);
 }
 
 TEST(Cli, MonitorOptionsAreValidatedBeforeAnythingRuns) {

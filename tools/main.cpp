@@ -15,7 +15,7 @@ namespace {
 const char kUsage[] =
     "usage: damon-prof [record] [options] [--] PROGRAM [ARGS...]\n"
     "       damon-prof report TRACE [--view summary|regions] [--format text|json] [--top N]\n"
-    "                         [--min-size SIZE] [--salvage] [-o FILE]\n"
+    "                         [--min-size SIZE] [--full-stacks] [--salvage] [-o FILE]\n"
     "       damon-prof help | --version\n"
     "\n"
     "record (the default verb) runs PROGRAM with the damon-prof runtime preloaded, writes\n"
@@ -40,6 +40,7 @@ const char kUsage[] =
     "  --min-size SIZE        regions view: leave out allocations smaller than SIZE\n"
     "  --format text|json     output format (JSON schema: docs/json-schema.md)\n"
     "  --top N                sites per ranking (text, default 10) or listed (json, default all)\n"
+    "  --full-stacks          text: also show the allocation machinery above each site's frame\n"
     "  --salvage              skip corrupt frames instead of failing\n"
     "  -o, --output FILE      write the report to FILE instead of standard output\n";
 

@@ -64,6 +64,8 @@ int report_command(const std::vector<std::string>& arguments) {
       auto size = analyzer::parse_size(*given, &problem);
       if (!size) return fail("--min-size " + *given + ": " + problem);
       regions_options.min_size = *size;
+    } else if (argument == "--full-stacks") {
+      report_options.full_stacks = true;
     } else if (argument == "--salvage") {
       reader_options.salvage = true;
     } else if (argument == "-o" || argument == "--output") {
