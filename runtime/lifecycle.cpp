@@ -21,6 +21,7 @@
 #include "stack_table.h"
 #include "sys.h"
 #include "thread_ring.h"
+#include "thread_stacks.h"
 #include "thread_state.h"
 #include "trace_writer.h"
 
@@ -143,6 +144,7 @@ void after_fork_in_child() {
   module_map::reset();
   trace_writer::forget_after_fork();
   monitor::forget_monitor_after_fork();
+  thread_stacks::reset_after_fork();
   thread_state().ring = nullptr;
   g_is_fork_child = true;
   // The trace is only created if the child records something (a fork that execs at once leaves

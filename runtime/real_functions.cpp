@@ -59,6 +59,7 @@ void resolve_real_functions() {
   resolve(g_real.signal, "signal");
   resolve(g_real.libc_start_main, "__libc_start_main");
   resolve(g_real.mallinfo2, "mallinfo2");
+  resolve(g_real.pthread_create, "pthread_create");
   g_resolved.store(2, std::memory_order_release);
 }
 

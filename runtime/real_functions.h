@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
@@ -43,6 +44,7 @@ struct RealFunctions {
   int (*libc_start_main)(int (*)(int, char**, char**), int, char**, void (*)(), void (*)(),
                          void (*)(), void*);
   struct mallinfo2 (*mallinfo2)();
+  int (*pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 };
 
 // Resolved on first use by any hook; safe to call repeatedly.

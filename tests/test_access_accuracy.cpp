@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <vector>
 
 #include "integration_support.h"
@@ -152,4 +153,26 @@ TEST(AccessAccuracy, HottestWrittenBufferIsRankedHottestEachPhase) {
     }
   }
   EXPECT_GT(inside_regions, 10);
+}
+
+TEST(AccessTargets, ThreadStacksAreNeverWatchedEvenWithoutAGuardPage) {
+  TempDir directory;
+  std::string trace = directory.file("stack.dprof");
+  CommandResult result =
+      run_command({damon_prof_binary(), "-q", "-o", trace, "--sampling", "5ms", "--aggregation",
+                   "50ms", "--update", "20ms", "--overhead", "100%", test_program("custom_stack")});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  unsigned long stack_start = 0;
+  unsigned long stack_end = 0;
+  ASSERT_EQ(std::sscanf(result.out.c_str(), "stack %lx %lx", &stack_start, &stack_end), 2);
+  Collected collected;
+  dprof::analyzer::decode_trace(trace, collected);
+  if (collected.backend != "uffd-wp") GTEST_SKIP() << "no monitoring backend on this kernel";
+  ASSERT_GT(collected.snapshots.size(), 5u);
+  for (const RegionSnapshot& snapshot : collected.snapshots) {
+    for (const auto& region : snapshot.regions) {
+      EXPECT_FALSE(region.start < stack_end && region.end > stack_start)
+          << std::hex << region.start << "-" << region.end << " overlaps the thread's stack";
+    }
+  }
 }

@@ -15,6 +15,7 @@
 #include "../stack_table.h"
 #include "../sys.h"
 #include "../thread_ring.h"
+#include "../thread_stacks.h"
 #include "../thread_state.h"
 #include "damon_prof/trace_format.h"
 #include "monitor_core.h"
@@ -119,9 +120,11 @@ size_t collect_exclusions(AddressRange* out) {
   if (end > start) out[count++] = {start, end};
   stack_table::memory_range(&start, &end);
   if (end > start) out[count++] = {start, end};
-  uint64_t rings[kMaxExcluded - 2][2];
-  size_t ring_count = ring_registry::memory_ranges(rings, kMaxExcluded - 2);
-  for (size_t i = 0; i < ring_count; ++i) out[count++] = {rings[i][0], rings[i][1]};
+  uint64_t ranges[kMaxExcluded][2];
+  size_t found = ring_registry::memory_ranges(ranges, (kMaxExcluded - 2) / 2);
+  for (size_t i = 0; i < found; ++i) out[count++] = {ranges[i][0], ranges[i][1]};
+  found = thread_stacks::live_ranges(ranges, kMaxExcluded - count);
+  for (size_t i = 0; i < found; ++i) out[count++] = {ranges[i][0], ranges[i][1]};
   return count;
 }
 

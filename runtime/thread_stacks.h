@@ -1,0 +1,18 @@
+// The stacks of the program's threads, recorded as each thread starts (pthread_create is
+// interposed to run a few instructions first). The access monitor leaves them out exactly,
+// whatever guard page they have or whoever allocated them.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace dprof::thread_stacks {
+
+// Records the calling thread's stack.
+void record_current_thread();
+// Writes the stacks of the threads still alive as (start, end) pairs; returns how many.
+size_t live_ranges(uint64_t (*out)[2], size_t capacity);
+// After fork only the forking thread exists.
+void reset_after_fork();
+
+}  // namespace dprof::thread_stacks
