@@ -208,7 +208,6 @@ void* monitor_main(void*) {
   prctl(PR_SET_NAME, "damon-prof-mon", 0, 0, 0);
   g_monitor.fault_cost_ns = g_monitor.uffd->measure_fault_cost_ns();
   refresh_targets();
-  write_settings_record();
   uint64_t now = sys::monotonic_ns();
   uint64_t next_update = now + g_monitor.settings.update_ns;
   uint64_t aggregation_start = now;
@@ -306,6 +305,8 @@ bool start_monitor() {
     return false;
   }
   g_monitor.core = new (core_memory) MonitorCore(core_settings, sys::monotonic_ns());
+  // Written here, before the thread exists, so that even a process that ends at once has it.
+  write_settings_record();
   sigset_t all;
   sigset_t previous;
   sigfillset(&all);
