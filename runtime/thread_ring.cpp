@@ -116,7 +116,6 @@ void release_slot(Ring* ring) {
   ring->tail.store(0, std::memory_order_relaxed);
   ring->busy.store(0, std::memory_order_relaxed);
   ring->event_time.store(0, std::memory_order_relaxed);
-  ring->drained_events = 0;
   ring->state.store(static_cast<uint32_t>(RingState::kFree), std::memory_order_release);
 }
 

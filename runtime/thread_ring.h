@@ -29,7 +29,6 @@ struct alignas(64) Ring {
   std::atomic<uint64_t> event_time{0};
   // Consumer's line.
   alignas(64) std::atomic<uint64_t> tail{0};
-  uint64_t drained_events = 0;
   uint64_t last_activity_ns = 0;  // writer's view: when it last found data here
   // Shared, rarely written.
   alignas(64) std::atomic<uint32_t> state{static_cast<uint32_t>(RingState::kFree)};

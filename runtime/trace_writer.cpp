@@ -414,10 +414,6 @@ bool start(int fd, const Settings& settings, const uint8_t* first_record, size_t
   return true;
 }
 
-bool running() {
-  return writer_running();
-}
-
 void flush_and_wait() {
   if (!writer_running()) return;
   uint32_t ticket = g_flush_requested.fetch_add(1, std::memory_order_acq_rel) + 1;

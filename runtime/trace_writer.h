@@ -17,7 +17,6 @@ struct Settings {
 // Takes ownership of `fd` (the file header already written) and starts the thread. The first frame
 // begins with `first_record` (the process record).
 bool start(int fd, const Settings& settings, const uint8_t* first_record, size_t length);
-bool running();
 // Asks the writer to put everything recorded so far on disk and waits (bounded) for it.
 void flush_and_wait();
 // Writes the end record, the last frame, closes the file and stops the thread. Safe to call from
