@@ -47,6 +47,9 @@ class AnalysisConsumer : public TraceConsumer {
     analysis_.monitor_settings.push_back(settings);
   }
   void on_region_snapshot(const RegionSnapshot&) override { ++analysis_.snapshot_count; }
+  void on_access_sample(const AccessSample& sample) override {
+    ++(sample.is_write ? analysis_.access_sample_writes : analysis_.access_sample_reads);
+  }
   void on_diagnostic(const Diagnostic& diagnostic) override {
     analysis_.diagnostics.push_back(diagnostic);
     // A diagnostic after an exec's end record means the exec failed and the trace went on.

@@ -56,6 +56,8 @@ struct Analysis {
   std::vector<Diagnostic> diagnostics;
   std::vector<MonitorSettingsInfo> monitor_settings;  // in trace order; empty: no monitor ran
   uint64_t snapshot_count = 0;
+  uint64_t access_sample_reads = 0;   // sampled pages the program read (mprotect backend)
+  uint64_t access_sample_writes = 0;  // ... and wrote
   // Which site each recorded stack belongs to (index into `sites`).
   std::unordered_map<uint64_t, size_t> site_of_stack;
   std::vector<std::string> warnings;  // symbolization problems and the like

@@ -57,6 +57,31 @@ class SnapshotWriter : public TraceConsumer {
   JsonWriter& json_;
 };
 
+// The mprotect backend's access samples: the page, the instruction and whether it wrote.
+class AccessSampleWriter : public TraceConsumer {
+ public:
+  explicit AccessSampleWriter(JsonWriter& json) : json_(json) {}
+  void on_access_sample(const AccessSample& sample) override {
+    static const char kHex[] = "0123456789abcdef";
+    std::string code;
+    for (uint8_t byte : sample.code) {
+      code += kHex[byte >> 4];
+      code += kHex[byte & 15];
+    }
+    json_.begin_object();
+    json_.field("time_ns", sample.time_ns);
+    json_.field("thread_id", sample.thread_id);
+    json_.field("page", sample.page);
+    json_.field("pc", sample.pc);
+    json_.field("write", sample.is_write);
+    json_.field("instruction_bytes", code);
+    json_.end_object();
+  }
+
+ private:
+  JsonWriter& json_;
+};
+
 // Writes each allocation when it ends (or at the end of the trace when it never does).
 class AllocationWriter : public TraceConsumer {
  public:
@@ -271,6 +296,10 @@ void write_regions_json(std::ostream& out, Analysis& analysis, ReaderOptions rea
   AllocationWriter allocations(json, analysis, options.min_size);
   decode_trace(analysis.path, allocations, reader_options);
   allocations.finish();
+  json.end_array();
+  json.key("access_samples").begin_array();
+  AccessSampleWriter samples(json);
+  decode_trace(analysis.path, samples, reader_options);
   json.end_array();
   json.end_object();
 }

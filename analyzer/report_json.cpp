@@ -122,6 +122,11 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
     json.field("max_regions", last.max_regions);
     json.field("overhead_budget_ppm", last.overhead_budget_ppm);
     json.field("measured_overhead_ppm", last.measured_overhead_ppm);
+    json.field("final_backend", last.backend);
+    json.key("access_samples").begin_object();
+    json.field("reads", analysis.access_sample_reads);
+    json.field("writes", analysis.access_sample_writes);
+    json.end_object();
     json.end_object();
   }
 

@@ -178,6 +178,13 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
       monitor += ": " + format_count(analysis.snapshot_count) + " region snapshots, sampling " +
                  format_duration(last.sampling_ns) + ", aggregation " +
                  format_duration(last.aggregation_ns) + measured;
+      uint64_t samples = analysis.access_sample_reads + analysis.access_sample_writes;
+      if (samples != 0) {
+        monitor += "; " + format_count(samples) + " access samples (" +
+                   format_count(analysis.access_sample_reads) + " reads, " +
+                   format_count(analysis.access_sample_writes) + " writes)";
+      }
+      if (last.backend != first.backend) monitor += "; later " + last.backend + ": " + last.reason;
     } else {
       monitor += " (" + first.reason + ")";
     }

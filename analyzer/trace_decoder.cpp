@@ -193,6 +193,21 @@ class Decoder {
         consumer_.on_region_snapshot(snapshot);
         break;
       }
+      case DPROF_REC_ACCESS_SAMPLE: {
+        AccessSample sample;
+        sample.time_ns = reader.u64();
+        sample.thread_id = reader.u64();
+        sample.page = reader.u64();
+        sample.pc = reader.u64();
+        sample.is_write = (reader.u64() & DPROF_ACCESS_WRITE) != 0;
+        uint64_t length = reader.u64();
+        if (length > 15 || length > reader.remaining())
+          throw TraceError("access sample claims more instruction bytes than it holds");
+        sample.code.resize(length);
+        for (uint64_t i = 0; i < length; ++i) sample.code[i] = reader.byte();
+        consumer_.on_access_sample(sample);
+        break;
+      }
       default:
         ++summary_.unknown_records;  // a newer minor version's record: skip it
         break;

@@ -27,6 +27,7 @@ class TraceConsumer {
   virtual void on_diagnostic(const Diagnostic&) {}
   virtual void on_monitor_settings(const MonitorSettingsInfo&) {}
   virtual void on_region_snapshot(const RegionSnapshot&) {}
+  virtual void on_access_sample(const AccessSample&) {}
 };
 
 struct DecodeSummary {

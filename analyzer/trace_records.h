@@ -110,6 +110,16 @@ struct RegionSnapshot {
   std::vector<SnapshotRegion> regions;
 };
 
+// A sampled page the program touched (mprotect backend): where, and the instruction that did it.
+struct AccessSample {
+  uint64_t time_ns = 0;
+  uint64_t thread_id = 0;
+  uint64_t page = 0;
+  uint64_t pc = 0;
+  bool is_write = false;
+  std::vector<uint8_t> code;  // the instruction's first bytes
+};
+
 struct Diagnostic {
   uint64_t time_ns = 0;
   uint64_t severity = 0;

@@ -27,7 +27,7 @@ extern "C" {
   "DPROF\r\n"
 #define DPROF_FILE_MAGIC_SIZE 8
 #define DPROF_VERSION_MAJOR 1
-#define DPROF_VERSION_MINOR 1
+#define DPROF_VERSION_MINOR 2
 
 /* 32 bytes at offset 0 of every trace file. */
 struct dprof_file_header {
@@ -108,6 +108,14 @@ enum dprof_record_type {
    * region: u gap (start minus the previous region's end; the first region's start is absolute),
    * u size, u nr_accesses, u age, u read_samples, u write_samples, u written_pages */
   DPROF_REC_REGION_SNAPSHOT = 12,
+  /* Since 1.2. A sampled page the program touched (mprotect backend): u time_ns, u tid,
+   * u page address, u pc, u flags (DPROF_ACCESS_*), u code length, then that many bytes of the
+   * instruction at pc. */
+  DPROF_REC_ACCESS_SAMPLE = 13,
+};
+
+enum dprof_access_flags {
+  DPROF_ACCESS_WRITE = 1, /* the fault was a write (else a read) */
 };
 
 enum dprof_process_flags {
