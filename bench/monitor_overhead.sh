@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# The access monitor's cost against heap size: the access-pattern generator writes random pages of
-# one buffer of 64 MiB, 1 GiB and 8 GiB, under damon-prof with the monitor on and with
+# The access monitor's cost against heap size: the access-pattern generator touches random pages
+# of one buffer of 64 MiB, 1 GiB and 8 GiB (reads and writes, MODE=read|write|rw), under damon-prof with the monitor on and with
 # --backend none, interleaved. Prints, per size, the monitor's measured cost (its CPU time plus the
 # write faults it causes, as it records itself): the mean over the whole run (tuning included) and
 # the mean of its last three measurements (settled); the intervals and region limit it settled
 # on; and the program's wall-time ratio against --backend none.
 #
 #   bench/monitor_overhead.sh [BUILD_DIR]     (env: SIZES="64 1024 8192" SECONDS_PER_RUN=8 REPEAT=3
-#                                                   OVERHEAD=2%)
+#                                                   OVERHEAD=2% MODE=rw BACKEND=auto)
 set -euo pipefail
 build_dir=${1:-build}
 sizes=${SIZES:-64 1024 8192}
 run_ms=$(( ${SECONDS_PER_RUN:-8} * 1000 ))
 repeat=${REPEAT:-3}
 overhead=${OVERHEAD:-2%}
+mode=${MODE:-rw}
+backend=${BACKEND:-auto}
 damon_prof="$build_dir/bin/damon-prof"
 generator="$build_dir/tests/programs/access_pattern"
 work=$(mktemp -d)
@@ -28,16 +30,16 @@ seconds() {
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-printf 'monitor cost by heap size: random page writes (5%% of iterations), %s s per run, %s runs, budget %s\n' \
-  "$((run_ms / 1000))" "$repeat" "$overhead"
+printf 'monitor cost by heap size: random page accesses (%s, 5%% of iterations), backend %s, %s s per run, %s runs, budget %s\n' \
+  "$mode" "$backend" "$((run_ms / 1000))" "$repeat" "$overhead"
 printf '%8s  %10s  %10s  %10s  %12s  %8s  %10s\n' "heap" "cost (run)" "(settled)" "sampling" \
   "aggregation" "regions" "wall ratio"
 for size in $sizes; do
   : > "$work/on"; : > "$work/off"; : > "$work/cost"
   for i in $(seq "$repeat"); do
     rm -f "$work/on.dprof" "$work/off.dprof"
-    seconds "$damon_prof" -q -o "$work/on.dprof" --overhead "$overhead" "$generator" 1 "$size" "$run_ms" write 0.05 >> "$work/on"
-    seconds "$damon_prof" -q -o "$work/off.dprof" --backend none "$generator" 1 "$size" "$run_ms" write 0.05 >> "$work/off"
+    seconds "$damon_prof" -q -o "$work/on.dprof" --backend "$backend" --overhead "$overhead" "$generator" 1 "$size" "$run_ms" "$mode" 0.05 >> "$work/on"
+    seconds "$damon_prof" -q -o "$work/off.dprof" --backend none "$generator" 1 "$size" "$run_ms" "$mode" 0.05 >> "$work/off"
     "$damon_prof" report "$work/on.dprof" --view regions --format json --min-size 1TiB |
       python3 -c '
 import json, sys

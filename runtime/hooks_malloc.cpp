@@ -9,9 +9,11 @@
 #include <malloc.h>
 #include <stdlib.h>
 
+#include "c_library_code.h"
 #include "damon_prof/trace_format.h"
 #include "event_recorder.h"
 #include "internal_alloc.h"
+#include "monitor/page_guard.h"
 #include "real_functions.h"
 #include "runtime_state.h"
 #include "thread_state.h"
@@ -33,23 +35,49 @@ inline bool forward_only() {
   return thread_state().in_real_call != 0 || !dprof::recording_active();
 }
 
+// Read sampling: whole pages inside a block the program allocated itself may be sampled
+// (monitor/page_guard.h). Not blocks the C library allocates for its own use, nor blocks made
+// while a wrapped call hands memory to the kernel.
+inline void cover(const void* block, size_t size, const void* caller) {
+  if (!dprof::page_guard::enabled() || size < dprof::page_guard::kPageSize) return;
+  if (thread_state().in_kernel_call != 0 || dprof::c_library_code::contains(caller)) return;
+  auto start = reinterpret_cast<uint64_t>(block);
+  dprof::page_guard::cover(start, start + size);
+}
+
+// Before the block goes back to the allocator: its pages stop being candidates (and one being
+// sampled right now is made accessible again).
+inline void uncover(void* block) {
+  if (!dprof::page_guard::enabled() || block == nullptr) return;
+  size_t usable = real().malloc_usable_size(block);
+  if (usable < dprof::page_guard::kPageSize) return;
+  auto start = reinterpret_cast<uint64_t>(block);
+  dprof::page_guard::uncover(start, start + usable);
+}
+
 template <typename Allocate>
-void* allocate_and_record(uint16_t function, size_t size, Allocate&& allocate) {
+void* allocate_and_record(uint16_t function, size_t size, const void* caller, Allocate&& allocate) {
   if (forward_only()) return allocate();
   void* block;
   {
     dprof::RealCallScope real_call;
     block = allocate();
   }
-  if (block != nullptr) recorder::record_alloc(function, block, size);
+  if (block != nullptr) {
+    recorder::record_alloc(function, block, size);
+    cover(block, size, caller);
+  }
   return block;
 }
 
 // Shared by realloc and reallocarray: `resize` calls the real function.
 template <typename Resize>
-void* resize_and_record(uint16_t function, void* block, size_t size, Resize&& resize) {
+void* resize_and_record(uint16_t function, void* block, size_t size, const void* caller,
+                        Resize&& resize) {
   if (forward_only()) return resize();
-  if (block == nullptr) return allocate_and_record(function, size, resize);
+  if (block == nullptr) return allocate_and_record(function, size, caller, resize);
+  // A failed realloc leaves the old block uncovered: it is not sampled again, which is safe.
+  uncover(block);
   recorder::ReleaseEvent event(/*capture_stack=*/true);
   void* resized;
   {
@@ -59,6 +87,7 @@ void* resize_and_record(uint16_t function, void* block, size_t size, Resize&& re
   if (resized != nullptr) {
     event.free_done(function, block);
     event.alloc_done(function, resized, size);
+    cover(resized, size, caller);
   } else if (size == 0) {
     event.free_done(function, block);  // glibc: realloc(p, 0) frees p and returns NULL
   }
@@ -71,7 +100,8 @@ extern "C" {
 
 __attribute__((visibility("default"))) void* malloc(size_t size) {
   if (inside_runtime()) return internal_alloc::allocate(size);
-  return allocate_and_record(DPROF_FN_MALLOC, size, [&] { return real().malloc(size); });
+  return allocate_and_record(DPROF_FN_MALLOC, size, __builtin_return_address(0),
+                             [&] { return real().malloc(size); });
 }
 
 __attribute__((visibility("default"))) void free(void* block) {
@@ -80,7 +110,12 @@ __attribute__((visibility("default"))) void free(void* block) {
     internal_alloc::release(block);
     return;
   }
-  if (inside_runtime() || forward_only()) {
+  if (inside_runtime()) {
+    real().free(block);
+    return;
+  }
+  uncover(block);
+  if (forward_only()) {
     real().free(block);
     return;
   }
@@ -96,7 +131,8 @@ __attribute__((visibility("default"))) void* calloc(size_t count, size_t size) {
   if (inside_runtime()) return internal_alloc::allocate_zeroed(count, size);
   size_t total = 0;
   if (__builtin_mul_overflow(count, size, &total)) total = SIZE_MAX;
-  return allocate_and_record(DPROF_FN_CALLOC, total, [&] { return real().calloc(count, size); });
+  return allocate_and_record(DPROF_FN_CALLOC, total, __builtin_return_address(0),
+                             [&] { return real().calloc(count, size); });
 }
 
 __attribute__((visibility("default"))) void* realloc(void* block, size_t size) {
@@ -106,7 +142,7 @@ __attribute__((visibility("default"))) void* realloc(void* block, size_t size) {
   if (inside_runtime()) {
     return block == nullptr ? internal_alloc::allocate(size) : real().realloc(block, size);
   }
-  return resize_and_record(DPROF_FN_REALLOC, block, size,
+  return resize_and_record(DPROF_FN_REALLOC, block, size, __builtin_return_address(0),
                            [&] { return real().realloc(block, size); });
 }
 
@@ -129,19 +165,19 @@ __attribute__((visibility("default"))) void* reallocarray(void* block, size_t co
     return internal_alloc::allocate(total);
   }
   if (overflow) total = SIZE_MAX;
-  return resize_and_record(DPROF_FN_REALLOCARRAY, block, total,
+  return resize_and_record(DPROF_FN_REALLOCARRAY, block, total, __builtin_return_address(0),
                            [&] { return real().reallocarray(block, count, size); });
 }
 
 __attribute__((visibility("default"))) void* memalign(size_t alignment, size_t size) {
   if (inside_runtime()) return internal_alloc::allocate(size, alignment);
-  return allocate_and_record(DPROF_FN_MEMALIGN, size,
+  return allocate_and_record(DPROF_FN_MEMALIGN, size, __builtin_return_address(0),
                              [&] { return real().memalign(alignment, size); });
 }
 
 __attribute__((visibility("default"))) void* aligned_alloc(size_t alignment, size_t size) {
   if (inside_runtime()) return internal_alloc::allocate(size, alignment);
-  return allocate_and_record(DPROF_FN_ALIGNED_ALLOC, size,
+  return allocate_and_record(DPROF_FN_ALIGNED_ALLOC, size, __builtin_return_address(0),
                              [&] { return real().aligned_alloc(alignment, size); });
 }
 
@@ -157,18 +193,23 @@ __attribute__((visibility("default"))) int posix_memalign(void** out, size_t ali
     dprof::RealCallScope real_call;
     result = real().posix_memalign(out, alignment, size);
   }
-  if (result == 0 && *out != nullptr) recorder::record_alloc(DPROF_FN_POSIX_MEMALIGN, *out, size);
+  if (result == 0 && *out != nullptr) {
+    recorder::record_alloc(DPROF_FN_POSIX_MEMALIGN, *out, size);
+    cover(*out, size, __builtin_return_address(0));
+  }
   return result;
 }
 
 __attribute__((visibility("default"))) void* valloc(size_t size) {
   if (inside_runtime()) return internal_alloc::allocate(size, 4096);
-  return allocate_and_record(DPROF_FN_VALLOC, size, [&] { return real().valloc(size); });
+  return allocate_and_record(DPROF_FN_VALLOC, size, __builtin_return_address(0),
+                             [&] { return real().valloc(size); });
 }
 
 __attribute__((visibility("default"))) void* pvalloc(size_t size) {
   if (inside_runtime()) return internal_alloc::allocate(size, 4096);
-  return allocate_and_record(DPROF_FN_PVALLOC, size, [&] { return real().pvalloc(size); });
+  return allocate_and_record(DPROF_FN_PVALLOC, size, __builtin_return_address(0),
+                             [&] { return real().pvalloc(size); });
 }
 
 __attribute__((visibility("default"))) size_t malloc_usable_size(void* block) {

@@ -7,6 +7,7 @@
 #include "damon_prof/trace_format.h"
 #include "event_recorder.h"
 #include "monitor/monitor_thread.h"
+#include "monitor/page_guard.h"
 #include "real_functions.h"
 #include "runtime_state.h"
 #include "thread_state.h"
@@ -26,9 +27,21 @@ void* raw_mmap(void* address, size_t length, int prot, int flags, int fd, off_t 
   return result == -1 ? MAP_FAILED : reinterpret_cast<void*>(result);
 }
 
+// Read sampling (monitor/page_guard.h): the program's private read-write anonymous mappings are
+// candidates for sampling until they go away.
+void uncover(const void* address, size_t length) {
+  if (!dprof::page_guard::enabled()) return;
+  auto start = reinterpret_cast<uint64_t>(address);
+  dprof::page_guard::uncover(start, start + length);
+}
+
 void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), void* address,
                       size_t length, int prot, int flags, int fd, off_t offset) {
   if (real_mmap == nullptr) return raw_mmap(address, length, prot, flags, fd, offset);
+  // Whatever is mapped over may have been a candidate.
+  if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0 && dprof::thread_state().in_runtime == 0) {
+    uncover(address, length);
+  }
   if ((flags & MAP_ANONYMOUS) == 0 || pass_through()) {
     return real_mmap(address, length, prot, flags, fd, offset);
   }
@@ -40,6 +53,12 @@ void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), v
   if (mapped != MAP_FAILED) {
     recorder::record_mmap(mapped, length, prot, flags);
     dprof::monitor::note_mappings_changed();
+    bool plain_memory = prot == (PROT_READ | PROT_WRITE) && (flags & MAP_PRIVATE) != 0 &&
+                        (flags & (MAP_GROWSDOWN | MAP_STACK)) == 0;
+    if (plain_memory && dprof::page_guard::enabled() && dprof::thread_state().in_kernel_call == 0) {
+      auto start = reinterpret_cast<uint64_t>(mapped);
+      dprof::page_guard::cover(start, start + length);
+    }
   }
   return mapped;
 }
@@ -62,6 +81,7 @@ __attribute__((visibility("default"))) void* mmap64(void* address, size_t length
 
 __attribute__((visibility("default"))) int munmap(void* address, size_t length) {
   if (!dprof::real_functions_ready()) return static_cast<int>(syscall(SYS_munmap, address, length));
+  if (dprof::thread_state().in_runtime == 0) uncover(address, length);
   if (pass_through()) return real().munmap(address, length);
   recorder::ReleaseEvent event(/*capture_stack=*/false);
   int result;
@@ -84,6 +104,11 @@ __attribute__((visibility("default"))) void* mremap(void* old_address, size_t ol
     va_start(arguments, flags);
     new_address = va_arg(arguments, void*);
     va_end(arguments);
+  }
+  // The new place is not covered again (its protection is not known here): safe, not sampled.
+  if (dprof::thread_state().in_runtime == 0) {
+    uncover(old_address, old_length);
+    if ((flags & MREMAP_FIXED) != 0) uncover(new_address, new_length);
   }
   if (pass_through()) return real().mremap(old_address, old_length, new_length, flags, new_address);
   recorder::ReleaseEvent event(/*capture_stack=*/true);

@@ -5,12 +5,14 @@
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "damon_prof/trace_format.h"
 #include "event_recorder.h"
 #include "internal_alloc.h"
 #include "module_map.h"
+#include "monitor/page_guard.h"
 #include "real_functions.h"
 #include "runtime_state.h"
 #include "thread_ring.h"
@@ -59,6 +61,45 @@ void release_arguments(char** argv) {
 
 }  // namespace
 
+namespace {
+
+// The kernel reads the arguments and environment of exec: nothing may be protected meanwhile.
+// A vfork child shares its parent's memory and cannot undo anything once exec succeeds, so it
+// pins what exec reads instead of pausing (a pause would outlive it in the parent).
+class ExecGuard {
+ public:
+  ExecGuard(char* const argv[], char* const envp[]) {
+    if (!dprof::page_guard::enabled()) return;
+    if (dprof::is_vfork_child()) {
+      pin_strings(argv);
+      pin_strings(envp);
+      return;
+    }
+    dprof::page_guard::pause_begin();
+    paused_ = true;
+  }
+  ~ExecGuard() {  // reached only when exec failed
+    if (paused_) dprof::page_guard::pause_end();
+  }
+  ExecGuard(const ExecGuard&) = delete;
+  ExecGuard& operator=(const ExecGuard&) = delete;
+
+ private:
+  static void pin_strings(char* const strings[]) {
+    if (strings == nullptr) return;
+    size_t count = 0;
+    for (; strings[count] != nullptr; ++count) {
+      auto start = reinterpret_cast<uint64_t>(strings[count]);
+      dprof::page_guard::pin(start, start + strlen(strings[count]) + 1);
+    }
+    auto start = reinterpret_cast<uint64_t>(strings);
+    dprof::page_guard::pin(start, start + (count + 1) * sizeof(char*));
+  }
+  bool paused_ = false;
+};
+
+}  // namespace
+
 extern "C" {
 
 __attribute__((visibility("default"))) int __libc_start_main(int (*main)(int, char**, char**),
@@ -97,6 +138,7 @@ __attribute__((visibility("default"))) int dlclose(void* handle) {
 
 __attribute__((visibility("default"))) int execve(const char* path, char* const argv[],
                                                   char* const envp[]) {
+  ExecGuard guard(argv, envp);
   dprof::prepare_for_exec();
   int result = real().execve(path, argv, envp);
   dprof::exec_failed();
@@ -104,6 +146,7 @@ __attribute__((visibility("default"))) int execve(const char* path, char* const 
 }
 
 __attribute__((visibility("default"))) int execv(const char* path, char* const argv[]) {
+  ExecGuard guard(argv, environ);
   dprof::prepare_for_exec();
   int result = real().execv(path, argv);
   dprof::exec_failed();
@@ -111,6 +154,7 @@ __attribute__((visibility("default"))) int execv(const char* path, char* const a
 }
 
 __attribute__((visibility("default"))) int execvp(const char* file, char* const argv[]) {
+  ExecGuard guard(argv, environ);
   dprof::prepare_for_exec();
   int result = real().execvp(file, argv);
   dprof::exec_failed();
@@ -119,6 +163,7 @@ __attribute__((visibility("default"))) int execvp(const char* file, char* const 
 
 __attribute__((visibility("default"))) int execvpe(const char* file, char* const argv[],
                                                    char* const envp[]) {
+  ExecGuard guard(argv, envp);
   dprof::prepare_for_exec();
   int result = real().execvpe(file, argv, envp);
   dprof::exec_failed();
@@ -126,6 +171,7 @@ __attribute__((visibility("default"))) int execvpe(const char* file, char* const
 }
 
 __attribute__((visibility("default"))) int fexecve(int fd, char* const argv[], char* const envp[]) {
+  ExecGuard guard(argv, envp);
   dprof::prepare_for_exec();
   int result = real().fexecve(fd, argv, envp);
   dprof::exec_failed();

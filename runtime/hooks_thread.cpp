@@ -4,6 +4,8 @@
 #include <pthread.h>
 
 #include "internal_alloc.h"
+#include "kernel_handoff.h"
+#include "monitor/page_guard.h"
 #include "real_functions.h"
 #include "thread_stacks.h"
 #include "thread_state.h"
@@ -13,7 +15,20 @@ namespace {
 struct ThreadStart {
   void* (*routine)(void*);
   void* argument;
+  int program_blocks_segv;  // a new thread inherits its creator's signal mask
 };
+
+// A stack the program provides (pthread_attr_setstack) is often a heap block; the kernel writes
+// there at any time (signal frames, the thread's rseq and robust-list areas): never sampled.
+void pin_program_stack(const pthread_attr_t* attributes) {
+  if (attributes == nullptr || !dprof::page_guard::enabled()) return;
+  void* base = nullptr;
+  size_t size = 0;
+  if (pthread_attr_getstack(attributes, &base, &size) != 0) return;
+  auto start = reinterpret_cast<uint64_t>(base);
+  if (start + size == 0 || size == 0) return;  // no stack given: the C library maps one
+  dprof::page_guard::pin(start, start + size);
+}
 
 void* start_thread(void* context) {
   ThreadStart start = *static_cast<ThreadStart*>(context);
@@ -21,6 +36,7 @@ void* start_thread(void* context) {
     dprof::RuntimeScope scope;
     dprof::internal_alloc::release(context);
   }
+  dprof::thread_state().program_blocks_segv = start.program_blocks_segv;
   dprof::thread_stacks::record_current_thread();
   return start.routine(start.argument);
 }
@@ -38,7 +54,10 @@ extern "C" __attribute__((visibility("default"))) int pthread_create(
     start = static_cast<ThreadStart*>(dprof::internal_alloc::allocate(sizeof(ThreadStart)));
   }
   if (start == nullptr) return real_create(thread, attributes, routine, argument);
-  *start = ThreadStart{routine, argument};
+  *start = ThreadStart{routine, argument, dprof::thread_state().program_blocks_segv};
+  pin_program_stack(attributes);
+  dprof::KernelHandoff handoff;  // the attributes are read with every signal blocked
+  handoff.object(attributes);
   int result = real_create(thread, attributes, start_thread, start);
   if (result != 0) {
     dprof::RuntimeScope scope;

@@ -15,6 +15,7 @@
 #include "internal_alloc.h"
 #include "module_map.h"
 #include "monitor/monitor_thread.h"
+#include "monitor/page_guard.h"
 #include "output_file.h"
 #include "real_functions.h"
 #include "runtime_state.h"
@@ -124,6 +125,8 @@ size_t encode_process_record(uint8_t* out, size_t capacity, bool replaced_earlie
 
 void before_fork() {
   if (g_status.load() != static_cast<int>(RuntimeStatus::kActive)) return;
+  // Nothing protected across fork: the child would inherit inaccessible pages.
+  page_guard::pause_begin();
   internal_alloc::lock_all_for_fork();
   module_map::lock_for_fork();
 }
@@ -132,6 +135,7 @@ void after_fork_in_parent() {
   if (g_status.load() != static_cast<int>(RuntimeStatus::kActive)) return;
   module_map::unlock_after_fork(false);
   internal_alloc::unlock_all_after_fork(false);
+  page_guard::pause_end();
 }
 
 void after_fork_in_child() {
@@ -144,6 +148,7 @@ void after_fork_in_child() {
   module_map::reset();
   trace_writer::forget_after_fork();
   monitor::forget_monitor_after_fork();
+  page_guard::reset_after_fork();
   thread_stacks::reset_after_fork();
   thread_state().ring = nullptr;
   g_is_fork_child = true;
@@ -257,6 +262,10 @@ void prepare_for_exec() {
   writer.u64(ring_registry::dropped_events());
   push_record(DPROF_REC_END, body, writer.size());
   trace_writer::flush_and_wait();
+}
+
+bool is_vfork_child() {
+  return sys::current_pid() != g_traced_pid;
 }
 
 void exec_failed() {

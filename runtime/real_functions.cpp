@@ -57,6 +57,9 @@ void resolve_real_functions() {
   resolve(g_real.underscore_Exit, "_Exit");
   resolve(g_real.sigaction, "sigaction");
   resolve(g_real.signal, "signal");
+  resolve(g_real.sigprocmask, "sigprocmask");
+  resolve(g_real.pthread_sigmask, "pthread_sigmask");
+  resolve(g_real.sigsuspend, "sigsuspend");
   resolve(g_real.libc_start_main, "__libc_start_main");
   resolve(g_real.mallinfo2, "mallinfo2");
   resolve(g_real.pthread_create, "pthread_create");

@@ -41,6 +41,9 @@ struct RealFunctions {
   void (*underscore_Exit)(int) __attribute__((noreturn));
   int (*sigaction)(int, const struct sigaction*, struct sigaction*);
   sighandler_t (*signal)(int, sighandler_t);
+  int (*sigprocmask)(int, const sigset_t*, sigset_t*);
+  int (*pthread_sigmask)(int, const sigset_t*, sigset_t*);
+  int (*sigsuspend)(const sigset_t*);
   int (*libc_start_main)(int (*)(int, char**, char**), int, char**, void (*)(), void (*)(),
                          void (*)(), void*);
   struct mallinfo2 (*mallinfo2)();

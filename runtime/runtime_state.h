@@ -27,6 +27,8 @@ void note_exit_status(int status);
 void finish_trace(uint32_t how, int64_t code);
 // Before exec: put everything on disk and mark the end; after a failed exec, carry on.
 void prepare_for_exec();
+// A vfork child: it shares the parent's memory and must not change the parent's state.
+bool is_vfork_child();
 void exec_failed();
 
 // Fatal-signal handling (signal_handlers.cpp).

@@ -12,9 +12,13 @@
 #include "damon_prof/trace_format.h"
 #include "real_functions.h"
 #include "runtime_state.h"
+#include "segv_dispatch.h"
 #include "sys.h"
 
 namespace dprof {
+
+constexpr int kSignalLimitForMasks = 65;
+
 namespace {
 
 constexpr int kWatchedSignals[] = {SIGSEGV, SIGBUS,  SIGFPE,  SIGILL,  SIGABRT, SIGTRAP,
@@ -78,13 +82,48 @@ void forget_runtime_signal_handler(int signal_number) {
 using dprof::is_runtime_signal_handler_installed;
 using dprof::real;
 
+namespace {
+
+// While read sampling runs, SIGSEGV stays out of every handler's mask (segv_dispatch.h); the
+// program still reads back the masks it asked for.
+std::atomic<bool> g_mask_had_segv[dprof::kSignalLimitForMasks];
+
+int install_program_action(int signal_number, const struct sigaction* action,
+                           struct sigaction* previous) {
+  if (!dprof::segv_dispatch::installed() || signal_number <= 0 ||
+      signal_number >= dprof::kSignalLimitForMasks) {
+    return real().sigaction(signal_number, action, previous);
+  }
+  struct sigaction copy;
+  const struct sigaction* passed = action;
+  bool had_segv = action != nullptr && sigismember(&action->sa_mask, SIGSEGV) == 1;
+  if (had_segv) {
+    copy = *action;
+    sigdelset(&copy.sa_mask, SIGSEGV);
+    passed = &copy;
+  }
+  int result = real().sigaction(signal_number, passed, previous);
+  if (result == 0) {
+    if (previous != nullptr && g_mask_had_segv[signal_number].load()) {
+      sigaddset(&previous->sa_mask, SIGSEGV);
+    }
+    if (action != nullptr) g_mask_had_segv[signal_number].store(had_segv);
+  }
+  return result;
+}
+
+}  // namespace
+
 extern "C" {
 
 __attribute__((visibility("default"))) int sigaction(int signal_number,
                                                      const struct sigaction* action,
                                                      struct sigaction* previous) {
+  if (signal_number == SIGSEGV && dprof::segv_dispatch::installed()) {
+    return dprof::segv_dispatch::program_sigaction(action, previous);
+  }
   if (!is_runtime_signal_handler_installed(signal_number)) {
-    return real().sigaction(signal_number, action, previous);
+    return install_program_action(signal_number, action, previous);
   }
   bool keeps_default =
       action != nullptr && (action->sa_flags & SA_SIGINFO) == 0 && action->sa_handler == SIG_DFL;
@@ -96,7 +135,7 @@ __attribute__((visibility("default"))) int sigaction(int signal_number,
     }
     return 0;
   }
-  int result = real().sigaction(signal_number, action, previous);
+  int result = install_program_action(signal_number, action, previous);
   if (result == 0) {
     dprof::forget_runtime_signal_handler(signal_number);
     if (previous != nullptr) {
@@ -109,6 +148,18 @@ __attribute__((visibility("default"))) int sigaction(int signal_number,
 
 __attribute__((visibility("default"))) sighandler_t signal(int signal_number,
                                                            sighandler_t handler) {
+  if (signal_number == SIGSEGV && dprof::segv_dispatch::installed()) {
+    // glibc's signal(): BSD semantics, the signal itself blocked in its handler.
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = handler;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaddset(&action.sa_mask, signal_number);
+    struct sigaction previous;
+    dprof::segv_dispatch::program_sigaction(&action, &previous);
+    return previous.sa_handler;
+  }
   if (!is_runtime_signal_handler_installed(signal_number)) {
     return real().signal(signal_number, handler);
   }

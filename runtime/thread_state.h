@@ -3,6 +3,7 @@
 #pragma once
 
 #include <errno.h>
+#include <signal.h>
 
 namespace dprof {
 
@@ -17,6 +18,16 @@ struct ThreadState {
   // (glibc's reallocarray calls realloc, other allocators call malloc from memalign, ...) are
   // part of the outer call and are forwarded unrecorded, so nothing is counted twice.
   int in_real_call;
+  // Non-zero while a wrapped call hands buffers to the kernel (kernel_handoff.h): blocks the
+  // C library allocates meanwhile are its own (stdio, DIR, NSS) and are never read-sampled.
+  int in_kernel_call;
+  // Read sampling keeps SIGSEGV unblocked in every thread (a blocked synchronous SIGSEGV kills
+  // the process); this is whether the program believes this thread blocks it.
+  int program_blocks_segv;
+  // An asynchronous SIGSEGV that arrived while the program believed it blocked: delivered when
+  // the program unblocks it.
+  int segv_pending;
+  siginfo_t pending_segv_info;
 };
 
 extern __thread ThreadState tls_thread_state __attribute__((tls_model("initial-exec")));

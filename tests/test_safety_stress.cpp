@@ -16,9 +16,15 @@ namespace {
 
 struct Monitored : dprof::analyzer::TraceConsumer {
   std::string backend;
+  std::string last_backend;
+  std::string last_reason;
   int snapshots = 0;
+  int access_samples = 0;
+  void on_access_sample(const dprof::analyzer::AccessSample&) override { ++access_samples; }
   void on_monitor_settings(const dprof::analyzer::MonitorSettingsInfo& settings) override {
     if (backend.empty()) backend = settings.backend;
+    last_backend = settings.backend;
+    last_reason = settings.reason;
   }
   void on_region_snapshot(const dprof::analyzer::RegionSnapshot&) override { ++snapshots; }
 };
@@ -45,4 +51,30 @@ TEST(SafetyStress, TheProgramCannotTellItIsWatched) {
   dprof::analyzer::decode_trace(trace, monitored);
   if (monitored.backend == "none") GTEST_SKIP() << "no monitoring backend on this kernel";
   EXPECT_GT(monitored.snapshots, 10);
+  // Read sampling ran and caught accesses: the run exercised protected pages, not just idle ones.
+  if (monitored.backend.find("mprotect") != std::string::npos) {
+    EXPECT_GT(monitored.access_samples, 0);
+  }
+}
+
+// A program that sets up io_uring hands the kernel buffers it may touch at any time: read
+// sampling stops for good, the trace says why, writes are still watched. The program's own
+// SIGSEGV action reads back exactly as it set it.
+TEST(SafetyStress, AsynchronousIoStopsReadSampling) {
+  TempDir directory;
+  std::string trace = directory.file("async.dprof");
+  CommandResult result =
+      run_command({damon_prof_binary(), "-q", "-o", trace, "--sampling", "2ms", "--aggregation",
+                   "20ms", "--overhead", "100%", test_program("async_io"), "600"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("before default, after mine, mask kept yes"), std::string::npos)
+      << result.out;
+  Monitored monitored;
+  dprof::analyzer::decode_trace(trace, monitored);
+  if (monitored.backend.find("mprotect") == std::string::npos) {
+    GTEST_SKIP() << "no read sampling on this kernel: " << monitored.backend;
+  }
+  EXPECT_EQ(monitored.last_backend.find("mprotect"), std::string::npos) << monitored.last_backend;
+  EXPECT_NE(monitored.last_reason.find("asynchronous I/O"), std::string::npos)
+      << monitored.last_reason;
 }

@@ -65,8 +65,8 @@ bool parse_record_options(const std::vector<std::string>& arguments, RecordOptio
       }
       environment.emplace_back("DAMON_PROF_FLUSH_INTERVAL", value);
     } else if (option == "--backend") {
-      if (value != "auto" && value != "uffd-wp" && value != "none") {
-        *error = "--backend " + value + ": unknown backend (auto, uffd-wp or none)";
+      if (value != "auto" && value != "uffd-wp" && value != "mprotect" && value != "none") {
+        *error = "--backend " + value + ": unknown backend (auto, uffd-wp, mprotect or none)";
         return false;
       }
       environment.emplace_back("DAMON_PROF_BACKEND", value);

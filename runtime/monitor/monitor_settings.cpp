@@ -29,6 +29,8 @@ MonitorSettings read_monitor_settings() {
       settings.backend = BackendChoice::kAuto;
     } else if (strcmp(backend, "uffd-wp") == 0) {
       settings.backend = BackendChoice::kUffdWp;
+    } else if (strcmp(backend, "mprotect") == 0) {
+      settings.backend = BackendChoice::kMprotect;
     } else if (strcmp(backend, "none") == 0) {
       settings.backend = BackendChoice::kNone;
     } else {
@@ -65,6 +67,8 @@ const char* backend_choice_name(BackendChoice choice) {
   switch (choice) {
     case BackendChoice::kUffdWp:
       return "uffd-wp";
+    case BackendChoice::kMprotect:
+      return "mprotect";
     case BackendChoice::kNone:
       return "none";
     case BackendChoice::kAuto:

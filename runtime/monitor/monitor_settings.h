@@ -7,7 +7,7 @@
 
 namespace dprof::monitor {
 
-enum class BackendChoice { kAuto, kUffdWp, kNone };
+enum class BackendChoice { kAuto, kUffdWp, kMprotect, kNone };
 
 struct MonitorSettings {
   BackendChoice backend = BackendChoice::kAuto;

@@ -12,6 +12,7 @@
 #include "../byte_writer.h"
 #include "../event_recorder.h"
 #include "../internal_alloc.h"
+#include "../segv_dispatch.h"
 #include "../stack_table.h"
 #include "../sys.h"
 #include "../thread_ring.h"
@@ -20,6 +21,8 @@
 #include "damon_prof/trace_format.h"
 #include "monitor_core.h"
 #include "monitor_settings.h"
+#include "mprotect_backend.h"
+#include "page_guard.h"
 #include "target_discovery.h"
 #include "uffd_wp_backend.h"
 
@@ -32,6 +35,8 @@ constexpr uint64_t kMaxSamplingNs = 2000000000ull;  // stretching stops at 2 s
 // Exact write tracking may stretch its intervals this much before the monitor gives it up for
 // sampling.
 constexpr uint64_t kExactModeStretchLimit = 8;
+// Exact write tracking starts only for targets up to this size; larger ones start sampled.
+constexpr uint64_t kExactModeLargestStart = 256ull << 20;
 
 struct MonitorState {
   MonitorSettings settings;
@@ -39,10 +44,12 @@ struct MonitorState {
   const char* reason = "";
   uint64_t sampling_ns = 0;
   uint64_t aggregation_ns = 0;
-  uint32_t max_regions = 0;  // as tuned (settings.max_regions is what was asked for)
-  uint64_t fault_cost_ns = 0;
+  uint32_t max_regions = 0;         // as tuned (settings.max_regions is what was asked for)
+  uint64_t fault_cost_ns = 0;       // a uffd-wp write fault
+  uint64_t read_fault_cost_ns = 0;  // an mprotect fault round trip
   uint32_t measured_ppm = 0;
-  UffdWpBackend* uffd = nullptr;
+  UffdWpBackend* uffd = nullptr;     // writes, exactly or sampled (may be absent)
+  MprotectBackend* reads = nullptr;  // reads and writes, sampled (may be absent)
   MonitorCore* core = nullptr;
   AddressRange* targets = nullptr;
   AddressRange* excluded = nullptr;
@@ -123,16 +130,72 @@ size_t collect_exclusions(AddressRange* out) {
   uint64_t ranges[kMaxExcluded][2];
   size_t found = ring_registry::memory_ranges(ranges, (kMaxExcluded - 2) / 2);
   for (size_t i = 0; i < found; ++i) out[count++] = {ranges[i][0], ranges[i][1]};
-  found = thread_stacks::live_ranges(ranges, kMaxExcluded - count);
+  found = thread_stacks::live_ranges(ranges, (kMaxExcluded - count) / 2);
+  for (size_t i = 0; i < found; ++i) out[count++] = {ranges[i][0], ranges[i][1]};
+  found = page_guard::memory_ranges(ranges, kMaxExcluded - count);
   for (size_t i = 0; i < found; ++i) out[count++] = {ranges[i][0], ranges[i][1]};
   return count;
 }
 
+void stop_reads(const char* reason) {
+  if (g_monitor.reads == nullptr) return;
+  g_monitor.reads->disarm();
+  g_monitor.reads->~MprotectBackend();
+  internal_alloc::release(g_monitor.reads);
+  g_monitor.reads = nullptr;
+  g_monitor.backend_name = g_monitor.uffd != nullptr ? "uffd-wp" : "none";
+  g_monitor.reason = reason;
+  write_settings_record();
+}
+
 void refresh_targets() {
   size_t excluded = collect_exclusions(g_monitor.excluded);
-  size_t count = discover_targets(g_monitor.excluded, excluded, g_monitor.targets, kMaxTargets);
+  bool async_io = false;
+  size_t count =
+      discover_targets(g_monitor.excluded, excluded, g_monitor.targets, kMaxTargets, &async_io);
   g_monitor.core->set_targets(g_monitor.targets, count);
-  g_monitor.uffd->update_targets(g_monitor.targets, count);
+  if (g_monitor.uffd != nullptr) g_monitor.uffd->update_targets(g_monitor.targets, count);
+  if (async_io && g_monitor.reads != nullptr) {
+    page_guard::set_disabled_reason(
+        "read sampling stopped: the program uses asynchronous I/O (io_uring or AIO)");
+    page_guard::disable();
+  }
+}
+
+// Read sampling stops when the program made it unsafe: asynchronous I/O, or a SIGSEGV handler
+// installed behind the runtime's back (every protected page is restored at once).
+void check_read_sampling_still_safe() {
+  if (g_monitor.reads == nullptr) return;
+  if (const char* reason = page_guard::disabled_reason()) {
+    stop_reads(reason);
+  } else if (!segv_dispatch::still_ours()) {
+    page_guard::set_disabled_reason(
+        "read sampling stopped: the SIGSEGV handler was replaced behind the runtime's back");
+    page_guard::disable();
+    stop_reads(page_guard::disabled_reason());
+  }
+}
+
+void write_access_samples() {
+  size_t count = 0;
+  const page_guard::SampledPage* samples = g_monitor.reads->last_results(&count);
+  uint64_t now = recorder::now_ns();
+  for (size_t i = 0; i < count; ++i) {
+    const page_guard::SampledPage& sample = samples[i];
+    uint8_t body[96];
+    ByteWriter writer(body, sizeof(body));
+    writer.u64(now);
+    writer.u64(sample.tid);
+    writer.u64(sample.page);
+    writer.u64(sample.pc);
+    writer.u64((sample.outcome & page_guard::kOutcomeWrite) != 0 ? DPROF_ACCESS_WRITE : 0);
+    writer.bytes(sample.code, sample.code_length);  // length, then the bytes
+    if (!writer.overflowed()) push(DPROF_REC_ACCESS_SAMPLE, body, writer.size());
+  }
+}
+
+bool uffd_exact() {
+  return g_monitor.uffd != nullptr && !g_monitor.uffd->sampled();
 }
 
 bool stop_requested() {
@@ -151,14 +214,15 @@ void sleep_until(uint64_t deadline) {
 // Keeps the monitor's cost (its CPU time plus the write faults it causes) within the budget:
 // stretch the intervals when over, shrink them back towards the configured ones when well under.
 // Every change, and every fifth interval anyway, goes into the trace with the measured cost.
-void tune(uint64_t cpu_ns, uint64_t faults, uint64_t wall_ns) {
+void tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t wall_ns) {
   static uint32_t intervals_since_record = 0;
   if (wall_ns == 0) return;
-  uint64_t cost_ns = cpu_ns + faults * g_monitor.fault_cost_ns;
+  uint64_t cost_ns =
+      cpu_ns + write_faults * g_monitor.fault_cost_ns + read_faults * g_monitor.read_fault_cost_ns;
   g_monitor.measured_ppm = static_cast<uint32_t>(cost_ns * 1000000ull / wall_ns);
   uint32_t budget = g_monitor.settings.overhead_budget_ppm;
   bool changed = false;
-  if (g_monitor.measured_ppm > budget && !g_monitor.uffd->sampled() &&
+  if (g_monitor.measured_ppm > budget && uffd_exact() &&
       g_monitor.sampling_ns >= kExactModeStretchLimit * g_monitor.settings.sampling_ns) {
     // Exact tracking stays over budget even with intervals this stretched: the program writes
     // too much memory too often. Sample one page per region instead, whose cost does not grow
@@ -168,11 +232,17 @@ void tune(uint64_t cpu_ns, uint64_t faults, uint64_t wall_ns) {
     g_monitor.aggregation_ns = g_monitor.settings.aggregation_ns;
     g_monitor.reason = "sampling one page per region: exact write tracking stayed over the budget";
     changed = true;
-  } else if (g_monitor.measured_ppm > budget && g_monitor.uffd->sampled() &&
+  } else if (g_monitor.measured_ppm > budget && !uffd_exact() &&
              g_monitor.max_regions > 2 * g_monitor.settings.min_regions) {
-    // Sampling costs a few system calls per region, each a TLB shootdown while the program runs
-    // on other CPUs: fewer regions first, longer intervals after.
-    g_monitor.max_regions /= 2;
+    // Sampling costs a few system calls per region (and, for reads, a fault each time a sampled
+    // page is touched), each a TLB shootdown while the program runs on other CPUs: fewer regions
+    // first, in proportion to the overshoot (at least halved), longer intervals after.
+    uint64_t proportional = static_cast<uint64_t>(g_monitor.max_regions) * budget * 4 /
+                            (static_cast<uint64_t>(g_monitor.measured_ppm) * 5);
+    uint32_t floor = 2 * g_monitor.settings.min_regions;
+    uint32_t halved = g_monitor.max_regions / 2;
+    uint32_t next = proportional < halved ? static_cast<uint32_t>(proportional) : halved;
+    g_monitor.max_regions = next < floor ? floor : next;
     g_monitor.core->set_region_limits(g_monitor.settings.min_regions, g_monitor.max_regions);
     changed = true;
   } else if (g_monitor.measured_ppm > budget && g_monitor.sampling_ns < kMaxSamplingNs) {
@@ -206,23 +276,47 @@ void tune(uint64_t cpu_ns, uint64_t faults, uint64_t wall_ns) {
 void* monitor_main(void*) {
   thread_state().in_runtime = 1;
   prctl(PR_SET_NAME, "damon-prof-mon", 0, 0, 0);
-  g_monitor.fault_cost_ns = g_monitor.uffd->measure_fault_cost_ns();
+  if (g_monitor.uffd != nullptr) g_monitor.fault_cost_ns = g_monitor.uffd->measure_fault_cost_ns();
+  if (g_monitor.reads != nullptr) {
+    g_monitor.read_fault_cost_ns = g_monitor.reads->measure_fault_cost_ns();
+  }
   refresh_targets();
+  if (g_monitor.uffd != nullptr && g_monitor.core->total_bytes() > kExactModeLargestStart) {
+    // Exact write tracking walks and re-protects all of it every sampling interval: with this
+    // much memory the first intervals alone would cost far more than the budget.
+    g_monitor.uffd->set_sampled(true);
+    g_monitor.reason = "sampling one page per region: too much memory for exact write tracking";
+    write_settings_record();
+  }
   uint64_t now = sys::monotonic_ns();
   uint64_t next_update = now + g_monitor.settings.update_ns;
   uint64_t aggregation_start = now;
   uint64_t cpu_at_start = thread_cpu_ns();
-  uint64_t faults = 0;
+  uint64_t write_faults = 0;
+  uint64_t read_faults = 0;
   uint64_t changes_seen = g_mapping_changes.load(std::memory_order_relaxed);
   uint64_t last_refresh = now;
   while (!stop_requested()) {
     MonitorCore& core = *g_monitor.core;
+    check_read_sampling_still_safe();
     core.choose_sampling_addresses();
-    g_monitor.uffd->prepare_access_checks(core.regions(), core.count());
+    if (g_monitor.uffd != nullptr)
+      g_monitor.uffd->prepare_access_checks(core.regions(), core.count());
+    if (g_monitor.reads != nullptr) {
+      g_monitor.reads->prepare_access_checks(core.regions(), core.count());
+    }
     sleep_until(sys::monotonic_ns() + g_monitor.sampling_ns);
+    if (g_monitor.uffd != nullptr) {
+      g_monitor.uffd->check_accesses(core.regions(), core.count());
+      write_faults += g_monitor.uffd->last_written_pages();
+    }
+    if (g_monitor.reads != nullptr) {
+      // Always, even when stopping: no page stays protected past its interval.
+      g_monitor.reads->check_accesses(core.regions(), core.count());
+      read_faults += g_monitor.reads->last_faults();
+      write_access_samples();
+    }
     if (stop_requested()) break;
-    g_monitor.uffd->check_accesses(core.regions(), core.count());
-    faults += g_monitor.uffd->last_written_pages();
     core.count_sample_hits();
     now = sys::monotonic_ns();
     if (now - aggregation_start >= g_monitor.aggregation_ns) {
@@ -230,9 +324,10 @@ void* monitor_main(void*) {
       write_snapshot();
       core.reset_and_split();
       uint64_t cpu = thread_cpu_ns();
-      tune(cpu - cpu_at_start, faults, now - aggregation_start);
+      tune(cpu - cpu_at_start, write_faults, read_faults, now - aggregation_start);
       cpu_at_start = cpu;
-      faults = 0;
+      write_faults = 0;
+      read_faults = 0;
       aggregation_start = now;
     }
     uint64_t changes = g_mapping_changes.load(std::memory_order_relaxed);
@@ -246,7 +341,8 @@ void* monitor_main(void*) {
       next_update = now + g_monitor.settings.update_ns;
     }
   }
-  g_monitor.uffd->disarm();
+  if (g_monitor.reads != nullptr) g_monitor.reads->disarm();
+  if (g_monitor.uffd != nullptr) g_monitor.uffd->disarm();
   g_thread_done.store(true, std::memory_order_release);
   return nullptr;
 }
@@ -280,19 +376,56 @@ bool start_monitor() {
     write_settings_record();
     return false;
   }
-  void* memory = internal_alloc::allocate(sizeof(UffdWpBackend));
-  g_monitor.uffd = memory == nullptr ? nullptr : new (memory) UffdWpBackend();
-  const char* reason = "out of memory";
-  if (g_monitor.uffd == nullptr || !g_monitor.uffd->open(&reason)) {
-    g_monitor.reason = reason;
+  BackendChoice choice = g_monitor.settings.backend;
+  const char* uffd_problem = nullptr;
+  const char* reads_problem = nullptr;
+  if (choice == BackendChoice::kAuto || choice == BackendChoice::kUffdWp) {
+    void* memory = internal_alloc::allocate(sizeof(UffdWpBackend));
+    g_monitor.uffd = memory == nullptr ? nullptr : new (memory) UffdWpBackend();
+    uffd_problem = "out of memory";
+    if (g_monitor.uffd != nullptr && !g_monitor.uffd->open(&uffd_problem)) {
+      g_monitor.uffd->~UffdWpBackend();
+      internal_alloc::release(memory);
+      g_monitor.uffd = nullptr;
+    } else if (g_monitor.uffd != nullptr) {
+      uffd_problem = nullptr;
+    }
+  }
+  if (choice == BackendChoice::kAuto || choice == BackendChoice::kMprotect) {
+    void* memory = internal_alloc::allocate(sizeof(MprotectBackend));
+    g_monitor.reads = memory == nullptr ? nullptr : new (memory) MprotectBackend();
+    reads_problem = "out of memory";
+    if (g_monitor.reads != nullptr && !g_monitor.reads->open(&reads_problem)) {
+      g_monitor.reads->~MprotectBackend();
+      internal_alloc::release(memory);
+      g_monitor.reads = nullptr;
+    } else if (g_monitor.reads != nullptr) {
+      reads_problem = nullptr;
+    }
+  }
+  if (g_monitor.uffd == nullptr && g_monitor.reads == nullptr) {
+    g_monitor.reason = uffd_problem != nullptr ? uffd_problem : reads_problem;
     write_settings_record();
     return false;
   }
-  g_monitor.backend_name = "uffd-wp";
-  g_monitor.reason = g_monitor.settings.backend == BackendChoice::kAuto
-                         ? "auto: the kernel has asynchronous userfaultfd write-protect and "
-                           "PAGEMAP_SCAN (writes, exact; read sampling is not available yet)"
-                         : "asked for with --backend uffd-wp";
+  if (g_monitor.uffd != nullptr && g_monitor.reads != nullptr) {
+    g_monitor.backend_name = "uffd-wp+mprotect";
+    g_monitor.reads->set_write_silence(true);
+    g_monitor.reason =
+        "auto: writes exactly with asynchronous userfaultfd write-protect and PAGEMAP_SCAN, "
+        "reads sampled with mprotect (one page per region)";
+  } else if (g_monitor.uffd != nullptr) {
+    g_monitor.backend_name = "uffd-wp";
+    g_monitor.reason = choice == BackendChoice::kUffdWp
+                           ? "asked for with --backend uffd-wp"
+                           : "auto: writes with uffd-wp; read sampling is not available";
+  } else {
+    g_monitor.backend_name = "mprotect";
+    g_monitor.reason = choice == BackendChoice::kMprotect
+                           ? "asked for with --backend mprotect"
+                           : "auto: mprotect sampling only (userfaultfd write-protect is not "
+                             "available here)";
+  }
   CoreSettings core_settings;
   core_settings.min_nr_regions = g_monitor.settings.min_regions;
   core_settings.max_nr_regions = g_monitor.settings.max_regions;
@@ -341,6 +474,7 @@ void forget_monitor_after_fork() {
   // kernel drops it at fork); only the parent's descriptors need closing.
   RuntimeScope scope;
   if (g_monitor.uffd != nullptr) g_monitor.uffd->~UffdWpBackend();
+  // The read backend's state is page_guard's, reset by lifecycle; its SIGSEGV handler stays.
   g_running.store(false);
   g_monitor = MonitorState{};
 }

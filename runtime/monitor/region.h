@@ -28,6 +28,9 @@ struct Region {
   // Set by any backend that saw the sampled page accessed in the current sampling interval; the
   // core turns it into one nr_accesses, however many backends saw it.
   uint32_t sample_hit;
+  // uffd-wp saw a write in the region in the last sampling interval: it is hot by definition, and
+  // the mprotect backend leaves it alone (write-silence: fewer faults, no lock words).
+  uint32_t written_recently;
 
   uint64_t size() const { return end - start; }
 };

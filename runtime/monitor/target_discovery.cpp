@@ -122,8 +122,13 @@ size_t parse_maps_targets(const char* text, size_t length, const AddressRange* e
   return count;
 }
 
+bool maps_show_async_io(const char* text, size_t length) {
+  return memmem(text, length, "[io_uring]", 10) != nullptr ||
+         memmem(text, length, "/[aio]", 6) != nullptr;
+}
+
 size_t discover_targets(const AddressRange* excluded, size_t excluded_count, AddressRange* out,
-                        size_t capacity) {
+                        size_t capacity, bool* async_io) {
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   size_t buffer_capacity = 64 * 1024;
@@ -144,6 +149,7 @@ size_t discover_targets(const AddressRange* excluded, size_t excluded_count, Add
   size_t count = buffer == nullptr
                      ? 0
                      : parse_maps_targets(buffer, used, excluded, excluded_count, out, capacity);
+  if (async_io != nullptr && buffer != nullptr) *async_io = maps_show_async_io(buffer, used);
   internal_alloc::release(buffer);
   return count;
 }

@@ -17,9 +17,11 @@ size_t parse_maps_targets(const char* text, size_t length, const AddressRange* e
                           size_t excluded_count, AddressRange* out, size_t capacity);
 
 // Reads /proc/self/maps (into internal memory) and applies parse_maps_targets. Returns the
-// number of ranges, or 0 when nothing can be read.
+// number of ranges, or 0 when nothing can be read. `async_io` (if given) tells whether the maps
+// show io_uring or AIO rings: the kernel then touches buffers at any time.
 size_t discover_targets(const AddressRange* excluded, size_t excluded_count, AddressRange* out,
-                        size_t capacity);
+                        size_t capacity, bool* async_io = nullptr);
+bool maps_show_async_io(const char* text, size_t length);
 
 // The largest guard below a thread stack that the heuristic accepts.
 constexpr unsigned long kMaxThreadStackGuard = 64 * 1024;

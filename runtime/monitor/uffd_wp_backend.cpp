@@ -112,6 +112,7 @@ void UffdWpBackend::check_sampled_pages(Region* regions, size_t count) {
     long found = ioctl(pagemap_, PAGEMAP_SCAN, &scan);
     if (found > 0) {
       region.sample_hit = 1;
+      region.written_recently = 1;
       ++region.write_samples;
       ++last_written_pages_;  // one fault taken (written_pages is exact mode's figure)
     } else {
@@ -167,6 +168,7 @@ void UffdWpBackend::attribute(const page_region* spans, size_t span_count, Regio
       uint64_t to = region.end < span.end ? region.end : span.end;
       if (from >= to) continue;
       region.written_pages += (to - from) / kPage;
+      region.written_recently = 1;
       if (region.sampling_address >= span.start && region.sampling_address < span.end) {
         region.sample_hit = 1;
         ++region.write_samples;
@@ -177,6 +179,7 @@ void UffdWpBackend::attribute(const page_region* spans, size_t span_count, Regio
 
 void UffdWpBackend::check_accesses(Region* regions, size_t count) {
   last_written_pages_ = 0;
+  for (size_t i = 0; i < count; ++i) regions[i].written_recently = 0;
   if (pagemap_ < 0) return;
   if (sampled_) {
     check_sampled_pages(regions, count);

@@ -38,15 +38,70 @@ void anomaly(const char* what) {
     std::fprintf(stderr, "stress_safety: %s (errno %d)\n", what, errno);
 }
 
-// Heap objects the synchronisation threads share: locks live in ordinary heap memory.
+// Heap objects the synchronisation threads share: locks live in ordinary heap memory, each on a
+// page of its own inside one large allocation, so that a read sampler may pick any of them.
 struct Shared {
-  pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
-  pthread_cond_t condition = PTHREAD_COND_INITIALIZER;
-  pthread_rwlock_t rwlock = PTHREAD_RWLOCK_INITIALIZER;
-  sem_t semaphore;
-  std::atomic<int> flag{0};
-  long counter = 0;
+  alignas(4096) pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+  alignas(4096) pthread_cond_t condition = PTHREAD_COND_INITIALIZER;
+  alignas(4096) pthread_rwlock_t rwlock = PTHREAD_RWLOCK_INITIALIZER;
+  alignas(4096) sem_t semaphore;
+  alignas(4096) std::atomic<int> flag{0};
+  alignas(4096) long counter = 0;
+  // A lock that sits idle, with a thread blocked on it, for long stretches.
+  alignas(4096) pthread_mutex_t quiet_mutex = PTHREAD_MUTEX_INITIALIZER;
+  alignas(4096) pthread_cond_t quiet_condition = PTHREAD_COND_INITIALIZER;
+  alignas(4096) int quiet_wakeups = 0;
+  char tail[4096];
 };
+
+// Blocks on a condition for a long while: its words sit untouched in the kernel's futex queue.
+void quiet_waiter(Shared* shared) {
+  pthread_mutex_lock(&shared->quiet_mutex);
+  while (!g_stop.load()) {
+    timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 1;
+    int waited = pthread_cond_timedwait(&shared->quiet_condition, &shared->quiet_mutex, &deadline);
+    if (waited != 0 && waited != ETIMEDOUT) anomaly("quiet condition wait");
+  }
+  pthread_mutex_unlock(&shared->quiet_mutex);
+}
+
+void quiet_signaller(Shared* shared) {
+  while (!g_stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    if (pthread_mutex_lock(&shared->quiet_mutex) != 0) anomaly("quiet mutex lock");
+    ++shared->quiet_wakeups;
+    pthread_cond_signal(&shared->quiet_condition);
+    pthread_mutex_unlock(&shared->quiet_mutex);
+  }
+  pthread_mutex_lock(&shared->quiet_mutex);
+  pthread_cond_broadcast(&shared->quiet_condition);
+  pthread_mutex_unlock(&shared->quiet_mutex);
+}
+
+// Many programs block every signal in their worker threads. A read sampler's fault in such a
+// thread must still be handled, and the thread must still see the mask it set.
+void masked_reader() {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  constexpr size_t kSize = 1 << 20;
+  auto* data = static_cast<unsigned char*>(std::malloc(kSize));
+  std::memset(data, 3, kSize);
+  while (!g_stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    unsigned long sum = 0;
+    for (size_t i = 0; i < kSize; i += 4096) sum += data[i];
+    if (sum != 3ul * (kSize / 4096)) anomaly("masked reader sum");
+  }
+  sigset_t now;
+  pthread_sigmask(SIG_BLOCK, nullptr, &now);
+  if (sigismember(&now, SIGSEGV) != 1 || sigismember(&now, SIGTERM) != 1) {
+    anomaly("the thread's signal mask is not what it set");
+  }
+  std::free(data);
+}
 
 void synchronisation_worker(Shared* shared, int id) {
   while (!g_stop.load()) {
@@ -221,6 +276,9 @@ int main(int argc, char** argv) {
   threads.emplace_back(io_worker, 50);
   threads.emplace_back(io_worker, 300);
   threads.emplace_back(stdio_worker);
+  threads.emplace_back(quiet_waiter, shared);
+  threads.emplace_back(quiet_signaller, shared);
+  threads.emplace_back(masked_reader);
   bool guard_ok = own_guard_page_works();
   bool fork_ok = true;
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);

@@ -1,0 +1,137 @@
+#include "mprotect_backend.h"
+
+#include <sys/mman.h>
+#include <time.h>
+
+#include "../c_library_code.h"
+#include "../internal_alloc.h"
+#include "../segv_dispatch.h"
+#include "../sys.h"
+
+namespace dprof::monitor {
+namespace {
+
+constexpr uint64_t kPage = page_guard::kPageSize;
+// How far from the random sampling address a safe page is looked for, each way.
+constexpr uint64_t kProbePages = 16;
+
+}  // namespace
+
+MprotectBackend::~MprotectBackend() {
+  disarm();
+  internal_alloc::release(results_);
+}
+
+bool MprotectBackend::open(const char** reason) {
+  results_ = static_cast<page_guard::SampledPage*>(
+      internal_alloc::allocate(page_guard::kMaxSampledPages * sizeof(page_guard::SampledPage)));
+  if (results_ == nullptr) {
+    *reason = "out of memory";
+    return false;
+  }
+  c_library_code::locate();
+  if (!page_guard::enable()) {
+    *reason = "read sampling was stopped earlier in this process";
+    return false;
+  }
+  if (!segv_dispatch::install()) {
+    page_guard::disable();
+    *reason = "the SIGSEGV handler could not be installed";
+    return false;
+  }
+  open_ = true;
+  return true;
+}
+
+uint64_t MprotectBackend::pick_page(const Region& region) const {
+  uint64_t first = (region.start + kPage - 1) & ~(kPage - 1);
+  uint64_t end = region.end & ~(kPage - 1);
+  if (first >= end) return 0;
+  uint64_t chosen = region.sampling_address & ~(kPage - 1);
+  if (chosen < first || chosen >= end) chosen = first;
+  // The kernel samples a random page; only pages inside one live program allocation are safe
+  // here, so the nearest such page to the random one stands in for it.
+  for (uint64_t step = 0; step <= kProbePages; ++step) {
+    uint64_t above = chosen + step * kPage;
+    if (above < end && page_guard::eligible(above)) return above;
+    if (step > 0 && chosen >= first + step * kPage) {
+      uint64_t below = chosen - step * kPage;
+      if (page_guard::eligible(below)) return below;
+    }
+  }
+  return 0;
+}
+
+void MprotectBackend::prepare_access_checks(Region* regions, size_t count) {
+  last_armed_ = 0;
+  if (!open_) return;
+  page_guard::begin_sampling();
+  for (size_t i = 0; i < count; ++i) {
+    if (write_silence_ && regions[i].written_recently != 0) continue;
+    uint64_t page = pick_page(regions[i]);
+    if (page != 0 && page_guard::protect(page, static_cast<uint32_t>(i))) ++last_armed_;
+  }
+}
+
+void MprotectBackend::check_accesses(Region* regions, size_t count) {
+  last_faults_ = 0;
+  result_count_ = 0;
+  if (!open_) return;
+  size_t found = page_guard::end_sampling(results_, page_guard::kMaxSampledPages);
+  size_t touched = 0;
+  for (size_t i = 0; i < found; ++i) {
+    const page_guard::SampledPage& sample = results_[i];
+    if (sample.region >= count) continue;
+    Region& region = regions[sample.region];
+    uint32_t outcome = sample.outcome;
+    if ((outcome & (page_guard::kOutcomeRead | page_guard::kOutcomeWrite |
+                    page_guard::kOutcomeKernel)) == 0) {
+      continue;
+    }
+    region.sample_hit = 1;
+    if ((outcome & page_guard::kOutcomeWrite) != 0) {
+      ++region.write_samples;
+    } else {
+      ++region.read_samples;  // a read, or the kernel's access for a system call
+    }
+    if ((outcome & (page_guard::kOutcomeRead | page_guard::kOutcomeWrite)) != 0) {
+      ++last_faults_;
+      results_[touched++] = sample;  // kept for the access-site records
+    }
+  }
+  result_count_ = touched;
+}
+
+void MprotectBackend::disarm() {
+  if (!open_) return;
+  open_ = false;
+  page_guard::disable();
+}
+
+uint64_t MprotectBackend::measure_fault_cost_ns() {
+  constexpr int kTrials = 16;
+  void* scratch = sys::map_anonymous(kPage);
+  if (scratch == nullptr) return 20000;
+  auto page = reinterpret_cast<uint64_t>(scratch);
+  auto* cell = static_cast<volatile char*>(scratch);
+  *cell = 1;
+  page_guard::cover(page, page + kPage);
+  uint64_t best = UINT64_MAX;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    page_guard::begin_sampling();
+    uint64_t before = sys::monotonic_ns();
+    bool armed = page_guard::protect(page, 0);
+    char value = *cell;  // faults: the handler restores access
+    uint64_t elapsed = sys::monotonic_ns() - before;
+    (void)value;
+    page_guard::end_sampling(results_, 1);
+    if (armed && elapsed < best) best = elapsed;
+  }
+  page_guard::begin_sampling();
+  page_guard::uncover(page, page + kPage);
+  sys::unmap(scratch, kPage);
+  // A typical virtual machine's figure when nothing could be measured.
+  return best == UINT64_MAX ? 20000 : best;
+}
+
+}  // namespace dprof::monitor

@@ -1,0 +1,56 @@
+// Read (and write) sampling the way the kernel's DAMON samples: one page per region is made
+// inaccessible for a sampling interval; the first touch faults, the SIGSEGV handler
+// (segv_dispatch.h) restores access and notes the faulting instruction. Only pages that
+// page_guard.h says are safe are ever protected; see there for the safety contract.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "access_backend.h"
+#include "page_guard.h"
+
+namespace dprof::monitor {
+
+class MprotectBackend final : public AccessBackend {
+ public:
+  MprotectBackend() = default;
+  ~MprotectBackend();
+  MprotectBackend(const MprotectBackend&) = delete;
+  MprotectBackend& operator=(const MprotectBackend&) = delete;
+
+  // Takes SIGSEGV over and turns the page bookkeeping on; false with a reason if it cannot.
+  bool open(const char** reason);
+
+  const char* name() const override { return "mprotect"; }
+  BackendCapabilities capabilities() const override { return {true, true, false, true}; }
+  void prepare_access_checks(Region* regions, size_t count) override;
+  void check_accesses(Region* regions, size_t count) override;
+  void disarm() override;
+
+  // uffd-wp runs too: regions it saw written are not read-sampled.
+  void set_write_silence(bool on) { write_silence_ = on; }
+  // Faults the program took in the last check (each costs it a signal round trip).
+  uint64_t last_faults() const { return last_faults_; }
+  // Pages protected in the last interval.
+  uint64_t last_armed() const { return last_armed_; }
+  // The last check's sampled pages that the program touched (access sites).
+  const page_guard::SampledPage* last_results(size_t* count) const {
+    *count = result_count_;
+    return results_;
+  }
+  // A protect + fault + restore round trip, measured on a scratch page.
+  uint64_t measure_fault_cost_ns();
+
+ private:
+  uint64_t pick_page(const Region& region) const;
+
+  page_guard::SampledPage* results_ = nullptr;
+  size_t result_count_ = 0;
+  uint64_t last_faults_ = 0;
+  uint64_t last_armed_ = 0;
+  bool write_silence_ = false;
+  bool open_ = false;
+};
+
+}  // namespace dprof::monitor

@@ -1,0 +1,438 @@
+#include "page_guard.h"
+
+#include <sys/mman.h>
+
+#include "../internal_alloc.h"
+#include "../sys.h"
+
+namespace dprof::page_guard {
+namespace detail {
+std::atomic<bool> g_enabled{false};
+}
+namespace {
+
+using Word = std::atomic<uint32_t>;
+
+constexpr unsigned kPageShift = 12;
+constexpr unsigned kLeafShift = 30;  // a leaf covers 1 GiB
+constexpr size_t kLeafWords = size_t{1} << (kLeafShift - kPageShift);
+constexpr size_t kTopEntries = size_t{1} << (48 - kLeafShift);  // 48-bit user address space
+
+std::atomic<Word*>* g_top = nullptr;
+// Leaves are mapped directly (zero pages until written, so a leaf costs only the pages of its
+// words in use) and listed so that the monitor leaves them out of its targets.
+constexpr size_t kMaxLeaves = 4096;
+std::atomic<uint64_t> g_leaf_addresses[kMaxLeaves];
+std::atomic<size_t> g_leaf_count{0};
+std::atomic<uint32_t> g_pauses{0};
+std::atomic<bool> g_disabled{false};
+std::atomic<const char*> g_disabled_reason{nullptr};
+
+// The pages sampled in the current interval. Slots are filled by the sampler before it protects
+// their page; whoever restores a page's access writes the outcome into its slot first.
+struct Slot {
+  std::atomic<uint64_t> page{0};
+  uint32_t region = 0;
+  std::atomic<uint32_t> outcome{0};
+  uint64_t pc = 0;
+  uint32_t tid = 0;
+  uint8_t code_length = 0;
+  uint8_t code[15] = {};
+};
+Slot* g_slots = nullptr;
+std::atomic<uint32_t> g_slot_count{0};
+
+// Faults that found their page already accessible (restored between the fault and the handler)
+// are retried; repeated faults at one address with nothing of ours in the way are the program's.
+__thread uint64_t tls_retried_address __attribute__((tls_model("initial-exec")));
+__thread uint32_t tls_retries __attribute__((tls_model("initial-exec")));
+
+inline uint32_t state_of(uint32_t word) {
+  return (word & kStateMask) >> kStateShift;
+}
+inline uint32_t with_state(uint32_t word, uint32_t state) {
+  return (word & ~kStateMask) | (state << kStateShift);
+}
+inline bool safe_to_protect(uint32_t word) {
+  return (word & kCovered) != 0 && (word & kPinned) == 0 && word < kTaintUnit;
+}
+
+void relax(unsigned& spins) {
+  if (++spins < 64) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  } else {
+    sys::yield_cpu();
+  }
+}
+
+Word* word_for(uint64_t page, bool create) {
+  std::atomic<Word*>* top = g_top;
+  if (top == nullptr) return nullptr;
+  size_t index = page >> kLeafShift;
+  if (index >= kTopEntries) return nullptr;
+  Word* leaf = top[index].load(std::memory_order_acquire);
+  if (leaf == nullptr) {
+    if (!create) return nullptr;
+    size_t slot = g_leaf_count.fetch_add(1);
+    if (slot >= kMaxLeaves) {
+      g_leaf_count.fetch_sub(1);
+      return nullptr;  // nothing here is covered or pinned: never sampled, which is safe
+    }
+    auto* fresh = static_cast<Word*>(sys::map_anonymous(kLeafWords * sizeof(Word), MAP_NORESERVE));
+    if (fresh == nullptr) {
+      g_leaf_addresses[slot].store(0);
+      return nullptr;
+    }
+    if (top[index].compare_exchange_strong(leaf, fresh, std::memory_order_acq_rel)) {
+      leaf = fresh;
+      g_leaf_addresses[slot].store(reinterpret_cast<uint64_t>(fresh));
+    } else {
+      sys::unmap(fresh, kLeafWords * sizeof(Word));
+      g_leaf_addresses[slot].store(0);
+    }
+  }
+  return &leaf[(page >> kPageShift) & (kLeafWords - 1)];
+}
+
+Slot* slot_for(uint64_t page) {
+  uint32_t count = g_slot_count.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < count; ++i) {
+    if (g_slots[i].page.load(std::memory_order_relaxed) == page) return &g_slots[i];
+  }
+  return nullptr;
+}
+
+void clear_state(Word* word) {
+  word->fetch_and(~kStateMask, std::memory_order_release);
+}
+
+// Restores access to `page` if it is protected, waiting out a protection or release in
+// progress. `outcome` goes into the page's slot when this call is the one that restores it.
+void make_accessible(Word* word, uint64_t page, uint32_t outcome) {
+  unsigned spins = 0;
+  for (;;) {
+    uint32_t value = word->load(std::memory_order_acquire);
+    switch (state_of(value)) {
+      case kIdle:
+        return;
+      case kProtected:
+        if (word->compare_exchange_weak(value, with_state(value, kReleasing),
+                                        std::memory_order_acq_rel)) {
+          sys::protect_raw(page, kPageSize, PROT_READ | PROT_WRITE);
+          if (Slot* slot = slot_for(page)) slot->outcome.fetch_or(outcome);
+          clear_state(word);
+          return;
+        }
+        break;
+      default:  // kProtecting, kReleasing: another thread is between two steps
+        relax(spins);
+        break;
+    }
+  }
+}
+
+// Applies `change` to the word of every page of [start, end) that has one.
+template <typename Change>
+void for_each_page(uint64_t start, uint64_t end, bool create, Change&& change) {
+  for (uint64_t page = start; page < end; page += kPageSize) {
+    Word* word = word_for(page, create);
+    if (word == nullptr) {
+      // No leaf: skip to the next 1 GiB (nothing there was ever covered).
+      uint64_t next = ((page >> kLeafShift) + 1) << kLeafShift;
+      page = next - kPageSize;
+      continue;
+    }
+    change(word, page);
+  }
+}
+
+inline uint64_t page_down(uint64_t address) {
+  return address & ~(kPageSize - 1);
+}
+inline uint64_t page_up(uint64_t address) {
+  return (address + kPageSize - 1) & ~(kPageSize - 1);
+}
+
+}  // namespace
+
+bool enable() {
+  if (g_disabled.load()) return false;
+  if (g_top == nullptr) {
+    g_top = static_cast<std::atomic<Word*>*>(
+        sys::map_anonymous(kTopEntries * sizeof(std::atomic<Word*>), MAP_NORESERVE));
+    g_slots = static_cast<Slot*>(internal_alloc::allocate_zeroed(kMaxSampledPages, sizeof(Slot)));
+    if (g_top == nullptr || g_slots == nullptr) return false;
+  }
+  detail::g_enabled.store(true, std::memory_order_seq_cst);
+  return true;
+}
+
+void disable() {
+  if (g_disabled.exchange(true)) return;
+  // A pause that never ends: nothing is protected from here on.
+  pause_begin();
+}
+
+const char* disabled_reason() {
+  return g_disabled_reason.load();
+}
+
+void set_disabled_reason(const char* reason) {
+  const char* expected = nullptr;
+  g_disabled_reason.compare_exchange_strong(expected, reason);
+}
+
+void cover(uint64_t start, uint64_t end) {
+  uint64_t first = page_up(start);
+  uint64_t last = page_down(end);
+  if (first >= last || !enabled()) return;
+  for_each_page(first, last, /*create=*/true,
+                [](Word* word, uint64_t) { word->fetch_or(kCovered, std::memory_order_acq_rel); });
+}
+
+void uncover(uint64_t start, uint64_t end) {
+  uint64_t first = page_up(start);
+  uint64_t last = page_down(end);
+  if (first >= last) return;
+  for_each_page(first, last, /*create=*/false, [](Word* word, uint64_t page) {
+    uint32_t before = word->fetch_and(~kCovered, std::memory_order_acq_rel);
+    if (state_of(before) != kIdle) make_accessible(word, page, kOutcomeDropped);
+  });
+}
+
+void pin(uint64_t start, uint64_t end) {
+  uint64_t first = page_down(start);
+  uint64_t last = page_up(end);
+  if (first >= last || g_top == nullptr) return;
+  for_each_page(first, last, /*create=*/true, [](Word* word, uint64_t page) {
+    uint32_t before = word->fetch_or(kPinned, std::memory_order_acq_rel);
+    if (state_of(before) != kIdle) make_accessible(word, page, kOutcomeDropped);
+  });
+}
+
+bool taint_begin(uint64_t start, uint64_t end) {
+  uint64_t first = page_down(start);
+  uint64_t last = page_up(end);
+  if (first >= last || end < start) return false;
+  bool marked = false;
+  for_each_page(first, last, /*create=*/false, [&marked](Word* word, uint64_t page) {
+    // A page that is not covered cannot become covered while the program hands it to the
+    // kernel (only an allocation covers, and this memory is in use): nothing to mark.
+    if ((word->load(std::memory_order_relaxed) & kCovered) == 0) return;
+    uint32_t before = word->fetch_add(kTaintUnit, std::memory_order_acq_rel);
+    marked = true;
+    if (state_of(before) != kIdle) make_accessible(word, page, kOutcomeKernel);
+  });
+  return marked;
+}
+
+void taint_end(uint64_t start, uint64_t end) {
+  uint64_t first = page_down(start);
+  uint64_t last = page_up(end);
+  if (first >= last || end < start) return;
+  for_each_page(first, last, /*create=*/false, [](Word* word, uint64_t) {
+    uint32_t value = word->load(std::memory_order_relaxed);
+    // Only pages taint_begin marked carry a count; after a fork child's reset some may not.
+    while (value >= kTaintUnit && (value & kCovered) != 0) {
+      if (word->compare_exchange_weak(value, value - kTaintUnit, std::memory_order_acq_rel)) {
+        return;
+      }
+    }
+  });
+}
+
+void pause_begin() {
+  g_pauses.fetch_add(1, std::memory_order_seq_cst);
+  if (g_slots == nullptr) return;
+  uint32_t count = g_slot_count.load(std::memory_order_seq_cst);
+  for (uint32_t i = 0; i < count && i < kMaxSampledPages; ++i) {
+    uint64_t page = g_slots[i].page.load(std::memory_order_acquire);
+    if (page == 0) continue;
+    if (Word* word = word_for(page, false)) make_accessible(word, page, kOutcomeDropped);
+  }
+}
+
+void pause_end() {
+  g_pauses.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+bool handle_fault(uint64_t address, bool is_write, uint64_t pc) {
+  uint64_t page = page_down(address);
+  Word* word = word_for(page, false);
+  if (word == nullptr) return false;
+  unsigned spins = 0;
+  bool waited = false;  // saw the page protected, or being protected or released, just now
+  for (;;) {
+    uint32_t value = word->load(std::memory_order_acquire);
+    uint32_t state = state_of(value);
+    if (state == kProtected) {
+      if (!word->compare_exchange_weak(value, with_state(value, kReleasing),
+                                       std::memory_order_acq_rel)) {
+        continue;
+      }
+      sys::protect_raw(page, kPageSize, PROT_READ | PROT_WRITE);
+      if (Slot* slot = slot_for(page)) {
+        slot->pc = pc;
+        slot->tid = static_cast<uint32_t>(sys::current_tid());
+        // The instruction's bytes, as far as they lie in its own (mapped, executable) page.
+        uint64_t room = kPageSize - (pc & (kPageSize - 1));
+        uint8_t length =
+            static_cast<uint8_t>(room < sizeof(slot->code) ? room : sizeof(slot->code));
+        const auto* code = reinterpret_cast<const uint8_t*>(pc);
+        for (uint8_t i = 0; pc != 0 && i < length; ++i) slot->code[i] = code[i];
+        slot->code_length = pc == 0 ? 0 : length;
+        slot->outcome.fetch_or(is_write ? kOutcomeWrite : kOutcomeRead, std::memory_order_release);
+      }
+      clear_state(word);
+      tls_retried_address = 0;
+      return true;
+    }
+    if (state == kIdle) {
+      if (waited) {
+        // Released by another thread while this one waited: the access can go ahead now.
+        tls_retried_address = 0;
+        return true;
+      }
+      // Restored between the fault and this handler, or not ours at all. A covered page is
+      // plain read-write program memory that only the sampler ever makes inaccessible, so it
+      // is retried (a bounded number of times); any other page once.
+      if (tls_retried_address != address) {
+        tls_retried_address = address;
+        tls_retries = 0;
+      }
+      bool ours_only = (value & kCovered) != 0 && (value & kPinned) == 0;
+      if (++tls_retries <= (ours_only ? 10000u : 1u)) return true;
+      tls_retried_address = 0;
+      return false;
+    }
+    waited = true;
+    relax(spins);
+  }
+}
+
+bool eligible(uint64_t page) {
+  Word* word = word_for(page, false);
+  if (word == nullptr) return false;
+  uint32_t value = word->load(std::memory_order_relaxed);
+  return safe_to_protect(value) && state_of(value) == kIdle;
+}
+
+void begin_sampling() {
+  g_slot_count.store(0, std::memory_order_seq_cst);
+}
+
+bool protect(uint64_t page, uint32_t region) {
+  if (g_slots == nullptr || g_disabled.load(std::memory_order_relaxed)) return false;
+  uint32_t index = g_slot_count.load(std::memory_order_relaxed);
+  if (index >= kMaxSampledPages) return false;
+  Word* word = word_for(page, false);
+  if (word == nullptr) return false;
+  uint32_t value = word->load(std::memory_order_acquire);
+  if (!safe_to_protect(value) || state_of(value) != kIdle) return false;
+  // Publish the slot before the state change (pause_begin finds pages through the slots).
+  Slot& slot = g_slots[index];
+  slot.page.store(page, std::memory_order_relaxed);
+  slot.region = region;
+  slot.outcome.store(0, std::memory_order_relaxed);
+  slot.pc = 0;
+  slot.tid = 0;
+  slot.code_length = 0;
+  g_slot_count.store(index + 1, std::memory_order_seq_cst);
+  // Undoes the publication when the page could not be protected, so that the interval's
+  // results only hold pages that really were.
+  auto give_up = [&] {
+    slot.page.store(0, std::memory_order_relaxed);
+    g_slot_count.store(index, std::memory_order_seq_cst);
+    return false;
+  };
+  if (!word->compare_exchange_strong(value, with_state(value, kProtecting),
+                                     std::memory_order_seq_cst)) {
+    return give_up();
+  }
+  if (g_pauses.load(std::memory_order_seq_cst) != 0) {
+    clear_state(word);
+    return give_up();
+  }
+  if (sys::protect_raw(page, kPageSize, PROT_NONE) != 0) {
+    clear_state(word);
+    return give_up();
+  }
+  for (;;) {
+    value = word->load(std::memory_order_acquire);
+    if (safe_to_protect(value) && g_pauses.load(std::memory_order_seq_cst) == 0) {
+      if (word->compare_exchange_weak(value, with_state(value, kProtected),
+                                      std::memory_order_seq_cst)) {
+        return true;
+      }
+      continue;
+    }
+    // Tainted, freed or paused while being protected: undo.
+    sys::protect_raw(page, kPageSize, PROT_READ | PROT_WRITE);
+    clear_state(word);
+    return give_up();
+  }
+}
+
+size_t end_sampling(SampledPage* out, size_t capacity) {
+  uint32_t count = g_slot_count.load(std::memory_order_acquire);
+  size_t written = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    Slot& slot = g_slots[i];
+    uint64_t page = slot.page.load(std::memory_order_relaxed);
+    Word* word = page == 0 ? nullptr : word_for(page, false);
+    if (word == nullptr) continue;
+    make_accessible(word, page, 0);
+    if (written < capacity) {
+      SampledPage& result = out[written++];
+      result.page = page;
+      result.region = slot.region;
+      result.outcome = slot.outcome.load(std::memory_order_acquire);
+      result.pc = slot.pc;
+      result.tid = slot.tid;
+      result.code_length = slot.code_length;
+      for (uint8_t b = 0; b < slot.code_length && b < sizeof(result.code); ++b) {
+        result.code[b] = slot.code[b];
+      }
+    }
+  }
+  return written;
+}
+
+void reset_after_fork() {
+  // The fork happened inside a pause (see lifecycle.cpp): nothing is protected, but a slot's page
+  // may carry a state the parent's sampler was about to roll back.
+  uint32_t count = g_slot_count.load();
+  for (uint32_t i = 0; i < count && g_slots != nullptr; ++i) {
+    uint64_t page = g_slots[i].page.load();
+    if (Word* word = page == 0 ? nullptr : word_for(page, false)) clear_state(word);
+  }
+  g_slot_count.store(0);
+  g_pauses.store(g_disabled.load() ? 1 : 0);
+}
+
+size_t memory_ranges(uint64_t (*out)[2], size_t capacity) {
+  size_t count = 0;
+  if (g_top != nullptr && count < capacity) {
+    out[count][0] = reinterpret_cast<uint64_t>(g_top);
+    out[count][1] = out[count][0] + kTopEntries * sizeof(std::atomic<Word*>);
+    ++count;
+  }
+  size_t leaves = g_leaf_count.load();
+  for (size_t i = 0; i < leaves && i < kMaxLeaves && count < capacity; ++i) {
+    uint64_t leaf = g_leaf_addresses[i].load();
+    if (leaf == 0) continue;
+    out[count][0] = leaf;
+    out[count][1] = leaf + kLeafWords * sizeof(Word);
+    ++count;
+  }
+  return count;
+}
+
+uint32_t page_word(uint64_t page) {
+  Word* word = word_for(page, false);
+  return word == nullptr ? 0 : word->load();
+}
+
+}  // namespace dprof::page_guard

@@ -1,0 +1,113 @@
+// What makes read sampling safe (docs/design-notes.md, "Read sampling"): a page is made
+// inaccessible only while nothing but the program's own user-mode code can touch it.
+//
+// One 32-bit word per page of the address space (leaves of 1 GiB are materialised on first use)
+// says what the runtime knows about the page:
+//  - COVERED: wholly inside one live allocation the program made itself (not one libc made for
+//    its own buffers), so no allocator metadata, lock, TLS block or libc state lives there;
+//  - PINNED: never to be sampled (a signal stack, a thread stack, memory the program mprotects);
+//  - a count of system calls in flight that hand the page to the kernel (taints);
+//  - the protection state, changed only by compare-and-swap: IDLE -> PROTECTING (the sampler) ->
+//    PROTECTED -> RELEASING (whoever restores access: the fault handler, a taint, a free) -> IDLE.
+// Every change that makes a page unsafe to protect is a read-modify-write of the same word, so it
+// is ordered with the sampler's own: either the sampler sees the taint and rolls back, or the
+// tainting thread sees PROTECTED (or waits out PROTECTING) and restores access before its call.
+// A global pause (exec, spawn, fork, calls whose buffers cannot be known) uses a counter and a
+// Dekker-style publish-then-check against the list of sampled pages.
+//
+// All of it is async-signal-safe: atomics and raw system calls only, no locks.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <atomic>
+
+namespace dprof::page_guard {
+
+constexpr uint64_t kPageSize = 4096;
+
+namespace detail {
+extern std::atomic<bool> g_enabled;
+}
+
+// Read sampling may be running in this process: hooks keep their bookkeeping only then.
+inline bool enabled() {
+  return detail::g_enabled.load(std::memory_order_relaxed);
+}
+// Before the sampler's first protection. Allocates the sampled-page list.
+bool enable();
+// Read sampling stops for good in this process: everything protected is restored and nothing is
+// protected again.
+void disable();
+// Why it was disabled (a static string), or nullptr.
+const char* disabled_reason();
+void set_disabled_reason(const char* reason);
+
+// --- Bookkeeping by the program's threads ------------------------------------------------------
+// A live allocation made by the program: the whole pages inside [start, end) become candidates.
+void cover(uint64_t start, uint64_t end);
+// The allocation goes away (free, munmap, realloc): access is restored first where needed.
+void uncover(uint64_t start, uint64_t end);
+// Never sample these pages again.
+void pin(uint64_t start, uint64_t end);
+// The kernel may touch [start, end) until the matching taint_end. Returns false when nothing
+// needed marking (no covered page in the range): then no taint_end is needed either.
+bool taint_begin(uint64_t start, uint64_t end);
+void taint_end(uint64_t start, uint64_t end);
+// Nothing is protected between pause_begin and pause_end, in any thread.
+void pause_begin();
+void pause_end();
+
+// --- The fault handler -------------------------------------------------------------------------
+// A SIGSEGV for `address` with access error: true when it was a sampled page (access is restored
+// and the instruction may be retried), false when the fault is the program's own.
+bool handle_fault(uint64_t address, bool is_write, uint64_t pc);
+
+// --- The sampler (monitor thread) ---------------------------------------------------------------
+enum Outcome : uint32_t {
+  kOutcomeRead = 1,     // the program read the page (fault, no write bit)
+  kOutcomeWrite = 2,    // the program wrote it
+  kOutcomeKernel = 4,   // it was handed to the kernel (a system call's buffer)
+  kOutcomeDropped = 8,  // access restored for another reason (freed, paused, pinned)
+};
+
+struct SampledPage {
+  uint64_t page;
+  uint32_t region;
+  uint32_t outcome;  // Outcome bits
+  uint64_t pc;       // of the faulting instruction, for kOutcomeRead/kOutcomeWrite
+  uint32_t tid;
+  uint8_t code_length;
+  uint8_t code[15];  // the instruction's bytes (as many as lie in pc's page)
+};
+
+// True if `page` may be protected now (covered, not pinned, not tainted, not protected).
+bool eligible(uint64_t page);
+// Starts a sampling interval: forgets the last one's pages.
+void begin_sampling();
+// Protects `page` for `region`; false if it is not eligible or a race made it unsafe.
+bool protect(uint64_t page, uint32_t region);
+// Ends the interval: restores access to every page still protected and copies out what happened
+// to each (`out` holds at least the number of protect() successes). Returns how many.
+size_t end_sampling(SampledPage* out, size_t capacity);
+// The sampled pages of the current interval (at most this many at once).
+constexpr size_t kMaxSampledPages = 8192;
+
+// --- Process lifecycle ---------------------------------------------------------------------------
+// In a fork child: the parent's sampler does not exist here; clear its states and pauses.
+void reset_after_fork();
+
+// The runtime's own memory for all this, as (start, end) pairs, for the monitor to leave out.
+size_t memory_ranges(uint64_t (*out)[2], size_t capacity);
+
+// For tests: the word of a page (0 when no leaf exists), and the state bits.
+uint32_t page_word(uint64_t page);
+constexpr uint32_t kCovered = 1u;
+constexpr uint32_t kPinned = 2u;
+constexpr uint32_t kStateShift = 2;
+constexpr uint32_t kStateMask = 3u << kStateShift;
+constexpr uint32_t kTaintUnit = 1u << 8;
+enum State : uint32_t { kIdle = 0, kProtecting = 1, kProtected = 2, kReleasing = 3 };
+
+}  // namespace dprof::page_guard

@@ -1,0 +1,199 @@
+// The safety protocol of read sampling (runtime/monitor/page_guard.h), driven directly: only
+// covered, untainted, unpinned pages are ever protected; a taint, a free, a pin or a pause makes a
+// protected page accessible before it returns; the fault handler restores access and reports the
+// access; and under a race between a sampler and threads handing pages to the kernel, no system
+// call ever fails with EFAULT.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "monitor/page_guard.h"
+
+namespace page_guard = dprof::page_guard;
+
+namespace {
+
+constexpr uint64_t kPage = page_guard::kPageSize;
+
+void on_segv(int, siginfo_t* info, void* context) {
+  auto* user_context = static_cast<ucontext_t*>(context);
+#if defined(__x86_64__)
+  bool is_write = (user_context->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+  auto pc = static_cast<uint64_t>(user_context->uc_mcontext.gregs[REG_RIP]);
+#else
+  bool is_write = false;
+  auto pc = static_cast<uint64_t>(user_context->uc_mcontext.pc);
+#endif
+  if (!page_guard::handle_fault(reinterpret_cast<uint64_t>(info->si_addr), is_write, pc)) abort();
+}
+
+class PageGuard : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(page_guard::enable());
+    struct sigaction action {};
+    action.sa_sigaction = on_segv;
+    action.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGSEGV, &action, &previous_);
+    memory_ = static_cast<char*>(
+        mmap(nullptr, 16 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(memory_, MAP_FAILED);
+    memset(memory_, 5, 16 * kPage);
+    start_ = reinterpret_cast<uint64_t>(memory_);
+  }
+  void TearDown() override {
+    page_guard::SampledPage results[16];
+    page_guard::end_sampling(results, 16);
+    page_guard::uncover(start_, start_ + 16 * kPage);
+    munmap(memory_, 16 * kPage);
+    sigaction(SIGSEGV, &previous_, nullptr);
+  }
+  uint64_t page(int index) const { return start_ + static_cast<uint64_t>(index) * kPage; }
+  uint32_t state(int index) const {
+    return (page_guard::page_word(page(index)) & page_guard::kStateMask) >> page_guard::kStateShift;
+  }
+
+  struct sigaction previous_ {};
+  char* memory_ = nullptr;
+  uint64_t start_ = 0;
+};
+
+}  // namespace
+
+TEST_F(PageGuard, OnlyWholePagesInsideACoveredRangeAreProtected) {
+  // A range that starts and ends inside pages covers only the whole pages in between.
+  page_guard::cover(page(2) + 100, page(5) + 100);
+  page_guard::begin_sampling();
+  EXPECT_FALSE(page_guard::protect(page(2), 0));  // partly outside the allocation
+  EXPECT_TRUE(page_guard::protect(page(3), 1));
+  EXPECT_TRUE(page_guard::protect(page(4), 2));
+  EXPECT_FALSE(page_guard::protect(page(5), 3));
+  EXPECT_FALSE(page_guard::protect(page(9), 4));  // never covered
+  EXPECT_FALSE(page_guard::protect(page(3), 5));  // already protected
+  EXPECT_EQ(state(3), page_guard::kProtected);
+  page_guard::SampledPage results[8];
+  ASSERT_EQ(page_guard::end_sampling(results, 8), 2u);
+  EXPECT_EQ(state(3), page_guard::kIdle);
+  EXPECT_EQ(results[0].outcome, 0u);  // nobody touched them
+  EXPECT_EQ(memory_[3 * kPage], 5);   // accessible again
+}
+
+TEST_F(PageGuard, AFaultRestoresAccessAndReportsTheAccess) {
+  page_guard::cover(page(0), page(16));
+  page_guard::begin_sampling();
+  ASSERT_TRUE(page_guard::protect(page(1), 7));
+  ASSERT_TRUE(page_guard::protect(page(2), 8));
+  volatile char* cells = memory_;
+  EXPECT_EQ(cells[kPage + 10], 5);  // a read: faults, handled
+  cells[2 * kPage + 20] = 9;        // a write
+  EXPECT_EQ(cells[2 * kPage + 20], 9);
+  page_guard::SampledPage results[8];
+  ASSERT_EQ(page_guard::end_sampling(results, 8), 2u);
+  EXPECT_EQ(results[0].region, 7u);
+  EXPECT_EQ(results[0].outcome, static_cast<uint32_t>(page_guard::kOutcomeRead));
+  EXPECT_NE(results[0].pc, 0u);
+  EXPECT_GT(results[0].code_length, 0u);
+  EXPECT_EQ(results[0].tid, static_cast<uint32_t>(gettid()));
+#if defined(__x86_64__)
+  EXPECT_EQ(results[1].outcome, static_cast<uint32_t>(page_guard::kOutcomeWrite));
+#endif
+}
+
+TEST_F(PageGuard, TaintedPagesAreNeverProtectedAndTaintingReleases) {
+  page_guard::cover(page(0), page(16));
+  page_guard::begin_sampling();
+  ASSERT_TRUE(page_guard::taint_begin(page(4), page(4) + 10));
+  EXPECT_FALSE(page_guard::protect(page(4), 0));
+  page_guard::taint_end(page(4), page(4) + 10);
+  ASSERT_TRUE(page_guard::protect(page(4), 0));
+  // A system call into a protected page would fail with EFAULT: tainting first restores it.
+  int pipe_ends[2];
+  ASSERT_EQ(pipe(pipe_ends), 0);
+  ASSERT_EQ(write(pipe_ends[1], "abcdef", 6), 6);
+  ASSERT_TRUE(page_guard::taint_begin(page(4), page(4) + 6));
+  EXPECT_EQ(state(4), page_guard::kIdle);
+  EXPECT_EQ(read(pipe_ends[0], memory_ + 4 * kPage, 6), 6);
+  page_guard::taint_end(page(4), page(4) + 6);
+  close(pipe_ends[0]);
+  close(pipe_ends[1]);
+  page_guard::SampledPage results[8];
+  ASSERT_EQ(page_guard::end_sampling(results, 8), 1u);
+  EXPECT_EQ(results[0].outcome, static_cast<uint32_t>(page_guard::kOutcomeKernel));
+  EXPECT_EQ(memcmp(memory_ + 4 * kPage, "abcdef", 6), 0);
+}
+
+TEST_F(PageGuard, UncoveringPinningAndPausingRestoreAccess) {
+  page_guard::cover(page(0), page(16));
+  page_guard::begin_sampling();
+  ASSERT_TRUE(page_guard::protect(page(1), 0));
+  ASSERT_TRUE(page_guard::protect(page(2), 1));
+  ASSERT_TRUE(page_guard::protect(page(3), 2));
+  page_guard::uncover(page(1), page(2));  // freed
+  EXPECT_EQ(state(1), page_guard::kIdle);
+  EXPECT_FALSE(page_guard::eligible(page(1)));
+  page_guard::pin(page(2) + 8, page(2) + 16);  // a signal stack, say
+  EXPECT_EQ(state(2), page_guard::kIdle);
+  EXPECT_FALSE(page_guard::eligible(page(2)));
+  page_guard::pause_begin();
+  EXPECT_EQ(state(3), page_guard::kIdle);
+  EXPECT_FALSE(page_guard::protect(page(5), 3));  // nothing is protected while paused
+  page_guard::pause_end();
+  EXPECT_TRUE(page_guard::protect(page(5), 3));
+  page_guard::SampledPage results[8];
+  size_t count = page_guard::end_sampling(results, 8);
+  ASSERT_EQ(count, 4u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(results[i].outcome, static_cast<uint32_t>(page_guard::kOutcomeDropped)) << i;
+  }
+}
+
+// A sampler protecting and releasing pages as fast as it can, against threads that keep handing
+// the same pages to the kernel (read(2) from a pipe) and touching them: no EFAULT, no short read,
+// no lost data, whatever the interleaving.
+TEST_F(PageGuard, NoSystemCallEverSeesAProtectedPage) {
+  page_guard::cover(page(0), page(16));
+  std::atomic<bool> stop{false};
+  std::atomic<long> failures{0};
+  std::thread sampler([&] {
+    page_guard::SampledPage results[16];
+    while (!stop.load()) {
+      page_guard::begin_sampling();
+      for (int i = 0; i < 16; ++i) page_guard::protect(page(i), static_cast<uint32_t>(i));
+      page_guard::end_sampling(results, 16);
+    }
+  });
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 3; ++w) {
+    workers.emplace_back([&, w] {
+      int pipe_ends[2];
+      if (pipe2(pipe_ends, O_NONBLOCK) != 0) {  // a failed read must not block a write
+        ++failures;
+        return;
+      }
+      char message[64];
+      memset(message, 'a' + w, sizeof(message));
+      for (int round = 0; round < 20000; ++round) {
+        char* target = memory_ + ((round * 3 + w) % 16) * kPage + w * 100;
+        if (write(pipe_ends[1], message, sizeof(message)) != sizeof(message)) ++failures;
+        uint64_t start = reinterpret_cast<uint64_t>(target);
+        bool marked = page_guard::taint_begin(start, start + sizeof(message));
+        ssize_t got = read(pipe_ends[0], target, sizeof(message));
+        if (marked) page_guard::taint_end(start, start + sizeof(message));
+        if (got != sizeof(message) || memcmp(target, message, sizeof(message)) != 0) ++failures;
+      }
+      close(pipe_ends[0]);
+      close(pipe_ends[1]);
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  stop = true;
+  sampler.join();
+  EXPECT_EQ(failures.load(), 0);
+}
