@@ -220,7 +220,9 @@ void tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t
   uint64_t cost_ns =
       cpu_ns + write_faults * g_monitor.fault_cost_ns + read_faults * g_monitor.read_fault_cost_ns;
   g_monitor.measured_ppm = static_cast<uint32_t>(cost_ns * 1000000ull / wall_ns);
-  uint32_t budget = g_monitor.settings.overhead_budget_ppm;
+  // Aim a little under the budget: the cost of one interval is noisy, and the tuner only reacts
+  // after an interval over its target.
+  uint32_t budget = g_monitor.settings.overhead_budget_ppm / 10 * 8;
   bool changed = false;
   if (g_monitor.measured_ppm > budget && uffd_exact() &&
       g_monitor.sampling_ns >= kExactModeStretchLimit * g_monitor.settings.sampling_ns) {
