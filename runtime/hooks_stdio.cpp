@@ -13,12 +13,6 @@ using dprof::KernelHandoff;
 
 namespace {
 
-void pin(const void* data, size_t length) {
-  if (!dprof::page_guard::enabled() || data == nullptr || length == 0) return;
-  uint64_t start = reinterpret_cast<uint64_t>(data);
-  dprof::page_guard::pin(start, start + length);
-}
-
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
@@ -141,102 +135,95 @@ size_t __fread_chk(void*, size_t, size_t, size_t, FILE*);
 size_t __fread_unlocked_chk(void*, size_t, size_t, size_t, FILE*);
 }
 
-#define STDIO_FORWARD(failure, name, ...) \
-  do {                                    \
-    auto next = DPROF_NEXT(name);         \
-    if (next == nullptr) return failure;  \
-    return next(__VA_ARGS__);             \
-  } while (0)
-
 DPROF_EXPORT size_t fread(void* data, size_t size, size_t count, FILE* stream) {
   KernelHandoff handoff;
   handoff.buffer(data, size * count);
-  STDIO_FORWARD(0, fread, data, size, count, stream);
+  DPROF_FORWARD(0, fread, data, size, count, stream);
 }
 
 DPROF_EXPORT size_t fread_unlocked(void* data, size_t size, size_t count, FILE* stream) {
   KernelHandoff handoff;
   handoff.buffer(data, size * count);
-  STDIO_FORWARD(0, fread_unlocked, data, size, count, stream);
+  DPROF_FORWARD(0, fread_unlocked, data, size, count, stream);
 }
 
 DPROF_EXPORT size_t __fread_chk(void* data, size_t room, size_t size, size_t count, FILE* stream) {
   KernelHandoff handoff;
   handoff.buffer(data, size * count);
-  STDIO_FORWARD(0, __fread_chk, data, room, size, count, stream);
+  DPROF_FORWARD(0, __fread_chk, data, room, size, count, stream);
 }
 
 DPROF_EXPORT size_t __fread_unlocked_chk(void* data, size_t room, size_t size, size_t count,
                                          FILE* stream) {
   KernelHandoff handoff;
   handoff.buffer(data, size * count);
-  STDIO_FORWARD(0, __fread_unlocked_chk, data, room, size, count, stream);
+  DPROF_FORWARD(0, __fread_unlocked_chk, data, room, size, count, stream);
 }
 
 DPROF_EXPORT size_t fwrite(const void* data, size_t size, size_t count, FILE* stream) {
   KernelHandoff handoff;
   handoff.buffer(data, size * count);
-  STDIO_FORWARD(0, fwrite, data, size, count, stream);
+  DPROF_FORWARD(0, fwrite, data, size, count, stream);
 }
 
 DPROF_EXPORT size_t fwrite_unlocked(const void* data, size_t size, size_t count, FILE* stream) {
   KernelHandoff handoff;
   handoff.buffer(data, size * count);
-  STDIO_FORWARD(0, fwrite_unlocked, data, size, count, stream);
+  DPROF_FORWARD(0, fwrite_unlocked, data, size, count, stream);
 }
 
 DPROF_EXPORT int fputs(const char* text, FILE* stream) {
   KernelHandoff handoff;
   handoff.string(text);
-  STDIO_FORWARD(EOF, fputs, text, stream);
+  DPROF_FORWARD(EOF, fputs, text, stream);
 }
 
 DPROF_EXPORT int fputs_unlocked(const char* text, FILE* stream) {
   KernelHandoff handoff;
   handoff.string(text);
-  STDIO_FORWARD(EOF, fputs_unlocked, text, stream);
+  DPROF_FORWARD(EOF, fputs_unlocked, text, stream);
 }
 
 DPROF_EXPORT int puts(const char* text) {
   KernelHandoff handoff;
   handoff.string(text);
-  STDIO_FORWARD(EOF, puts, text);
+  DPROF_FORWARD(EOF, puts, text);
 }
 
 DPROF_EXPORT int vfprintf(FILE* stream, const char* format, va_list arguments) {
   KernelHandoff handoff;
   name_format(handoff, format, arguments);
-  STDIO_FORWARD(-1, vfprintf, stream, format, arguments);
+  DPROF_FORWARD(-1, vfprintf, stream, format, arguments);
 }
 
 DPROF_EXPORT int vprintf(const char* format, va_list arguments) {
   KernelHandoff handoff;
   name_format(handoff, format, arguments);
-  STDIO_FORWARD(-1, vprintf, format, arguments);
+  DPROF_FORWARD(-1, vprintf, format, arguments);
 }
 
 DPROF_EXPORT int vdprintf(int fd, const char* format, va_list arguments) {
   KernelHandoff handoff;
   name_format(handoff, format, arguments);
-  STDIO_FORWARD(-1, vdprintf, fd, format, arguments);
+  DPROF_FORWARD(-1, vdprintf, fd, format, arguments);
 }
 
 DPROF_EXPORT int __vfprintf_chk(FILE* stream, int flag, const char* format, va_list arguments) {
   KernelHandoff handoff;
   name_format(handoff, format, arguments);
-  STDIO_FORWARD(-1, __vfprintf_chk, stream, flag, format, arguments);
+  DPROF_FORWARD(-1, __vfprintf_chk, stream, flag, format, arguments);
 }
 
 DPROF_EXPORT int __vprintf_chk(int flag, const char* format, va_list arguments) {
   KernelHandoff handoff;
   name_format(handoff, format, arguments);
-  STDIO_FORWARD(-1, __vprintf_chk, flag, format, arguments);
+  DPROF_FORWARD(-1, __vprintf_chk, flag, format, arguments);
 }
 
 DPROF_EXPORT int __vdprintf_chk(int fd, int flag, const char* format, va_list arguments) {
   KernelHandoff handoff;
   name_format(handoff, format, arguments);
-  STDIO_FORWARD(-1, __vdprintf_chk, fd, flag, format, arguments);
+  DPROF_FORWARD(-1, __vdprintf_chk, fd, flag, format, arguments);
 }
 
 // The variadic forms go to the va_list forms above, as the C library's own do.
@@ -289,18 +276,18 @@ DPROF_EXPORT int __dprintf_chk(int fd, int flag, const char* format, ...) {
 }
 
 DPROF_EXPORT int setvbuf(FILE* stream, char* data, int mode, size_t size) {
-  pin(data, size);
-  STDIO_FORWARD(EOF, setvbuf, stream, data, mode, size);
+  dprof::pin_for_good(data, size);
+  DPROF_FORWARD(EOF, setvbuf, stream, data, mode, size);
 }
 
 DPROF_EXPORT void setbuf(FILE* stream, char* data) {
-  pin(data, BUFSIZ);
+  dprof::pin_for_good(data, BUFSIZ);
   auto next = DPROF_NEXT(setbuf);
   if (next != nullptr) next(stream, data);
 }
 
 DPROF_EXPORT void setbuffer(FILE* stream, char* data, size_t size) {
-  pin(data, size);
+  dprof::pin_for_good(data, size);
   auto next = DPROF_NEXT(setbuffer);
   if (next != nullptr) next(stream, data, size);
 }

@@ -20,36 +20,28 @@ namespace {
 // A robust mutex is on its owner's robust list, which the kernel walks when the thread dies, at
 // no call of ours: such a mutex is never sampled.
 void pin_if_robust(const pthread_mutex_t* mutex) {
-  if (!dprof::page_guard::enabled() || mutex == nullptr) return;
   // glibc's internal PTHREAD_MUTEX_ROBUST_NORMAL_NP bit of the mutex kind.
   constexpr int kRobustKind = 16;
-  if ((mutex->__data.__kind & kRobustKind) != 0) {
-    uint64_t start = reinterpret_cast<uint64_t>(mutex);
-    dprof::page_guard::pin(start, start + sizeof(*mutex));
+  if (dprof::page_guard::enabled() && mutex != nullptr &&
+      (mutex->__data.__kind & kRobustKind) != 0) {
+    dprof::pin_for_good(mutex, sizeof(*mutex));
   }
 }
 
 }  // namespace
 
-#define SYNC_FORWARD(name, ...)         \
-  do {                                  \
-    auto next = DPROF_NEXT(name);       \
-    if (next == nullptr) return ENOSYS; \
-    return next(__VA_ARGS__);           \
-  } while (0)
-
 DPROF_EXPORT int pthread_mutex_lock(pthread_mutex_t* mutex) {
   KernelHandoff handoff;
   handoff.object(mutex);
   pin_if_robust(mutex);
-  SYNC_FORWARD(pthread_mutex_lock, mutex);
+  DPROF_FORWARD(ENOSYS, pthread_mutex_lock, mutex);
 }
 
 DPROF_EXPORT int pthread_mutex_trylock(pthread_mutex_t* mutex) {
   KernelHandoff handoff;
   handoff.object(mutex);
   pin_if_robust(mutex);
-  SYNC_FORWARD(pthread_mutex_trylock, mutex);
+  DPROF_FORWARD(ENOSYS, pthread_mutex_trylock, mutex);
 }
 
 DPROF_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* mutex, const struct timespec* timeout) {
@@ -57,7 +49,7 @@ DPROF_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* mutex, const struct ti
   handoff.object(mutex);
   handoff.object(timeout);
   pin_if_robust(mutex);
-  SYNC_FORWARD(pthread_mutex_timedlock, mutex, timeout);
+  DPROF_FORWARD(ENOSYS, pthread_mutex_timedlock, mutex, timeout);
 }
 
 DPROF_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* mutex, clockid_t clock,
@@ -66,26 +58,26 @@ DPROF_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* mutex, clockid_t clock
   handoff.object(mutex);
   handoff.object(timeout);
   pin_if_robust(mutex);
-  SYNC_FORWARD(pthread_mutex_clocklock, mutex, clock, timeout);
+  DPROF_FORWARD(ENOSYS, pthread_mutex_clocklock, mutex, clock, timeout);
 }
 
 DPROF_EXPORT int pthread_mutex_unlock(pthread_mutex_t* mutex) {
   KernelHandoff handoff;
   handoff.object(mutex);
-  SYNC_FORWARD(pthread_mutex_unlock, mutex);
+  DPROF_FORWARD(ENOSYS, pthread_mutex_unlock, mutex);
 }
 
 DPROF_EXPORT int pthread_mutex_consistent(pthread_mutex_t* mutex) {
   KernelHandoff handoff;
   handoff.object(mutex);
-  SYNC_FORWARD(pthread_mutex_consistent, mutex);
+  DPROF_FORWARD(ENOSYS, pthread_mutex_consistent, mutex);
 }
 
 DPROF_EXPORT int pthread_cond_wait(pthread_cond_t* condition, pthread_mutex_t* mutex) {
   KernelHandoff handoff;
   handoff.object(condition);
   handoff.object(mutex);
-  SYNC_FORWARD(pthread_cond_wait, condition, mutex);
+  DPROF_FORWARD(ENOSYS, pthread_cond_wait, condition, mutex);
 }
 
 DPROF_EXPORT int pthread_cond_timedwait(pthread_cond_t* condition, pthread_mutex_t* mutex,
@@ -94,7 +86,7 @@ DPROF_EXPORT int pthread_cond_timedwait(pthread_cond_t* condition, pthread_mutex
   handoff.object(condition);
   handoff.object(mutex);
   handoff.object(timeout);
-  SYNC_FORWARD(pthread_cond_timedwait, condition, mutex, timeout);
+  DPROF_FORWARD(ENOSYS, pthread_cond_timedwait, condition, mutex, timeout);
 }
 
 DPROF_EXPORT int pthread_cond_clockwait(pthread_cond_t* condition, pthread_mutex_t* mutex,
@@ -103,26 +95,26 @@ DPROF_EXPORT int pthread_cond_clockwait(pthread_cond_t* condition, pthread_mutex
   handoff.object(condition);
   handoff.object(mutex);
   handoff.object(timeout);
-  SYNC_FORWARD(pthread_cond_clockwait, condition, mutex, clock, timeout);
+  DPROF_FORWARD(ENOSYS, pthread_cond_clockwait, condition, mutex, clock, timeout);
 }
 
 DPROF_EXPORT int pthread_cond_signal(pthread_cond_t* condition) {
   KernelHandoff handoff;
   handoff.object(condition);
-  SYNC_FORWARD(pthread_cond_signal, condition);
+  DPROF_FORWARD(ENOSYS, pthread_cond_signal, condition);
 }
 
 DPROF_EXPORT int pthread_cond_broadcast(pthread_cond_t* condition) {
   KernelHandoff handoff;
   handoff.object(condition);
-  SYNC_FORWARD(pthread_cond_broadcast, condition);
+  DPROF_FORWARD(ENOSYS, pthread_cond_broadcast, condition);
 }
 
 #define RWLOCK_WRAPPER(name)                      \
   DPROF_EXPORT int name(pthread_rwlock_t* lock) { \
     KernelHandoff handoff;                        \
     handoff.object(lock);                         \
-    SYNC_FORWARD(name, lock);                     \
+    DPROF_FORWARD(ENOSYS, name, lock);            \
   }
 
 RWLOCK_WRAPPER(pthread_rwlock_rdlock)
@@ -136,7 +128,7 @@ DPROF_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t* lock,
   KernelHandoff handoff;
   handoff.object(lock);
   handoff.object(timeout);
-  SYNC_FORWARD(pthread_rwlock_timedrdlock, lock, timeout);
+  DPROF_FORWARD(ENOSYS, pthread_rwlock_timedrdlock, lock, timeout);
 }
 
 DPROF_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t* lock,
@@ -144,7 +136,7 @@ DPROF_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t* lock,
   KernelHandoff handoff;
   handoff.object(lock);
   handoff.object(timeout);
-  SYNC_FORWARD(pthread_rwlock_timedwrlock, lock, timeout);
+  DPROF_FORWARD(ENOSYS, pthread_rwlock_timedwrlock, lock, timeout);
 }
 
 DPROF_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t* lock, clockid_t clock,
@@ -152,7 +144,7 @@ DPROF_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t* lock, clockid_t cl
   KernelHandoff handoff;
   handoff.object(lock);
   handoff.object(timeout);
-  SYNC_FORWARD(pthread_rwlock_clockrdlock, lock, clock, timeout);
+  DPROF_FORWARD(ENOSYS, pthread_rwlock_clockrdlock, lock, clock, timeout);
 }
 
 DPROF_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t* lock, clockid_t clock,
@@ -160,68 +152,58 @@ DPROF_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t* lock, clockid_t cl
   KernelHandoff handoff;
   handoff.object(lock);
   handoff.object(timeout);
-  SYNC_FORWARD(pthread_rwlock_clockwrlock, lock, clock, timeout);
+  DPROF_FORWARD(ENOSYS, pthread_rwlock_clockwrlock, lock, clock, timeout);
 }
 
 DPROF_EXPORT int pthread_barrier_wait(pthread_barrier_t* barrier) {
   KernelHandoff handoff;
   handoff.object(barrier);
-  SYNC_FORWARD(pthread_barrier_wait, barrier);
+  DPROF_FORWARD(ENOSYS, pthread_barrier_wait, barrier);
 }
 
 DPROF_EXPORT int pthread_once(pthread_once_t* once, void (*routine)()) {
   KernelHandoff handoff;
   handoff.object(once);
-  SYNC_FORWARD(pthread_once, once, routine);
+  DPROF_FORWARD(ENOSYS, pthread_once, once, routine);
 }
 
 DPROF_EXPORT int pthread_join(pthread_t thread, void** result) {
   KernelHandoff handoff;
   handoff.object(result);
-  SYNC_FORWARD(pthread_join, thread, result);
+  DPROF_FORWARD(ENOSYS, pthread_join, thread, result);
 }
 
-// Semaphores report errors through errno.
-#define SEM_FORWARD(name, ...)    \
-  do {                            \
-    auto next = DPROF_NEXT(name); \
-    if (next == nullptr) {        \
-      errno = ENOSYS;             \
-      return -1;                  \
-    }                             \
-    return next(__VA_ARGS__);     \
-  } while (0)
-
+// Semaphores report errors through errno and -1, pthread functions by returning the error.
 DPROF_EXPORT int sem_wait(sem_t* semaphore) {
   KernelHandoff handoff;
   handoff.object(semaphore);
-  SEM_FORWARD(sem_wait, semaphore);
+  DPROF_FORWARD(-1, sem_wait, semaphore);
 }
 
 DPROF_EXPORT int sem_trywait(sem_t* semaphore) {
   KernelHandoff handoff;
   handoff.object(semaphore);
-  SEM_FORWARD(sem_trywait, semaphore);
+  DPROF_FORWARD(-1, sem_trywait, semaphore);
 }
 
 DPROF_EXPORT int sem_timedwait(sem_t* semaphore, const struct timespec* timeout) {
   KernelHandoff handoff;
   handoff.object(semaphore);
   handoff.object(timeout);
-  SEM_FORWARD(sem_timedwait, semaphore, timeout);
+  DPROF_FORWARD(-1, sem_timedwait, semaphore, timeout);
 }
 
 DPROF_EXPORT int sem_clockwait(sem_t* semaphore, clockid_t clock, const struct timespec* timeout) {
   KernelHandoff handoff;
   handoff.object(semaphore);
   handoff.object(timeout);
-  SEM_FORWARD(sem_clockwait, semaphore, clock, timeout);
+  DPROF_FORWARD(-1, sem_clockwait, semaphore, clock, timeout);
 }
 
 DPROF_EXPORT int sem_post(sem_t* semaphore) {
   KernelHandoff handoff;
   handoff.object(semaphore);
-  SEM_FORWARD(sem_post, semaphore);
+  DPROF_FORWARD(-1, sem_post, semaphore);
 }
 
 // --- syscall(): the program's (and libstdc++'s std::atomic wait's) own system calls
@@ -312,9 +294,7 @@ DPROF_EXPORT long syscall(long number, ...) {
       case SYS_io_uring_setup:
       case SYS_io_uring_enter:
         // The kernel will touch this process's buffers at any time from now on.
-        dprof::page_guard::set_disabled_reason(
-            "read sampling stopped: the program uses asynchronous I/O (io_uring or AIO)");
-        dprof::page_guard::disable();
+        dprof::page_guard::disable(dprof::page_guard::kAsyncIoReason);
         break;
       default:
         if (!takes_no_pointers(number)) handoff.pause();

@@ -25,9 +25,9 @@ void pin_program_stack(const pthread_attr_t* attributes) {
   void* base = nullptr;
   size_t size = 0;
   if (pthread_attr_getstack(attributes, &base, &size) != 0) return;
-  auto start = reinterpret_cast<uint64_t>(base);
-  if (start + size == 0 || size == 0) return;  // no stack given: the C library maps one
-  dprof::page_guard::pin(start, start + size);
+  // No stack given (base + size wraps to 0, or no size): the C library maps one.
+  if (reinterpret_cast<uint64_t>(base) + size == 0 || size == 0) return;
+  dprof::pin_for_good(base, size);
 }
 
 void* start_thread(void* context) {

@@ -100,6 +100,14 @@ class KernelHandoff {
   Range ranges_[kMaxRanges];
 };
 
+// Memory the kernel may touch at any time from now on (a stream's buffer, a signal stack): never
+// sampled again.
+inline void pin_for_good(const void* data, size_t length) {
+  if (!page_guard::enabled() || data == nullptr || length == 0) return;
+  uint64_t start = reinterpret_cast<uint64_t>(data);
+  page_guard::pin(start, start + length);
+}
+
 // The next definition of a wrapped function, looked up once (dlsym may allocate: inside the
 // runtime, that goes to the internal allocator).
 void* lookup_next_function(const char* name);
@@ -124,3 +132,15 @@ Function next_function(std::atomic<void*>& slot, const char* name) {
   }())
 
 #define DPROF_EXPORT extern "C" __attribute__((visibility("default")))
+
+// Returns what the next `name` returns; when the C library has none, sets errno to ENOSYS and
+// returns `failure` (-1, EOF, nullptr, or ENOSYS itself for pthread functions).
+#define DPROF_FORWARD(failure, name, ...) \
+  do {                                    \
+    auto next = DPROF_NEXT(name);         \
+    if (next == nullptr) {                \
+      errno = ENOSYS;                     \
+      return failure;                     \
+    }                                     \
+    return next(__VA_ARGS__);             \
+  } while (0)

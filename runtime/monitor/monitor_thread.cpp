@@ -155,11 +155,7 @@ void refresh_targets() {
       discover_targets(g_monitor.excluded, excluded, g_monitor.targets, kMaxTargets, &async_io);
   g_monitor.core->set_targets(g_monitor.targets, count);
   if (g_monitor.uffd != nullptr) g_monitor.uffd->update_targets(g_monitor.targets, count);
-  if (async_io && g_monitor.reads != nullptr) {
-    page_guard::set_disabled_reason(
-        "read sampling stopped: the program uses asynchronous I/O (io_uring or AIO)");
-    page_guard::disable();
-  }
+  if (async_io && g_monitor.reads != nullptr) page_guard::disable(page_guard::kAsyncIoReason);
 }
 
 // Read sampling stops when the program made it unsafe: asynchronous I/O, or a SIGSEGV handler
@@ -169,9 +165,8 @@ void check_read_sampling_still_safe() {
   if (const char* reason = page_guard::disabled_reason()) {
     stop_reads(reason);
   } else if (!segv_dispatch::still_ours()) {
-    page_guard::set_disabled_reason(
+    page_guard::disable(
         "read sampling stopped: the SIGSEGV handler was replaced behind the runtime's back");
-    page_guard::disable();
     stop_reads(page_guard::disabled_reason());
   }
 }
@@ -445,6 +440,9 @@ bool start_monitor() {
   sigset_t all;
   sigset_t previous;
   sigfillset(&all);
+  // Except SIGSEGV: the thread measures a read fault's cost by taking one, and a synchronous
+  // SIGSEGV that is blocked kills the process.
+  sigdelset(&all, SIGSEGV);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
   __atomic_store_n(&g_stop_word, 0, __ATOMIC_RELEASE);
   g_thread_done.store(false);

@@ -35,7 +35,7 @@ bool MprotectBackend::open(const char** reason) {
     return false;
   }
   if (!segv_dispatch::install()) {
-    page_guard::disable();
+    page_guard::disable("read sampling unavailable: the SIGSEGV handler could not be installed");
     *reason = "the SIGSEGV handler could not be installed";
     return false;
   }
@@ -63,13 +63,12 @@ uint64_t MprotectBackend::pick_page(const Region& region) const {
 }
 
 void MprotectBackend::prepare_access_checks(Region* regions, size_t count) {
-  last_armed_ = 0;
   if (!open_) return;
   page_guard::begin_sampling();
   for (size_t i = 0; i < count; ++i) {
     if (write_silence_ && regions[i].written_recently != 0) continue;
     uint64_t page = pick_page(regions[i]);
-    if (page != 0 && page_guard::protect(page, static_cast<uint32_t>(i))) ++last_armed_;
+    if (page != 0) page_guard::protect(page, static_cast<uint32_t>(i));
   }
 }
 
@@ -105,7 +104,7 @@ void MprotectBackend::check_accesses(Region* regions, size_t count) {
 void MprotectBackend::disarm() {
   if (!open_) return;
   open_ = false;
-  page_guard::disable();
+  page_guard::disable(nullptr);  // monitoring ends: no reason to report
 }
 
 uint64_t MprotectBackend::measure_fault_cost_ns() {

@@ -32,8 +32,6 @@ class MprotectBackend final : public AccessBackend {
   void set_write_silence(bool on) { write_silence_ = on; }
   // Faults the program took in the last check (each costs it a signal round trip).
   uint64_t last_faults() const { return last_faults_; }
-  // Pages protected in the last interval.
-  uint64_t last_armed() const { return last_armed_; }
   // The last check's sampled pages that the program touched (access sites).
   const page_guard::SampledPage* last_results(size_t* count) const {
     *count = result_count_;
@@ -48,7 +46,6 @@ class MprotectBackend final : public AccessBackend {
   page_guard::SampledPage* results_ = nullptr;
   size_t result_count_ = 0;
   uint64_t last_faults_ = 0;
-  uint64_t last_armed_ = 0;
   bool write_silence_ = false;
   bool open_ = false;
 };

@@ -169,7 +169,9 @@ bool enable() {
   return true;
 }
 
-void disable() {
+void disable(const char* reason) {
+  const char* expected = nullptr;
+  g_disabled_reason.compare_exchange_strong(expected, reason);
   if (g_disabled.exchange(true)) return;
   // A pause that never ends: nothing is protected from here on.
   pause_begin();
@@ -177,11 +179,6 @@ void disable() {
 
 const char* disabled_reason() {
   return g_disabled_reason.load();
-}
-
-void set_disabled_reason(const char* reason) {
-  const char* expected = nullptr;
-  g_disabled_reason.compare_exchange_strong(expected, reason);
 }
 
 void cover(uint64_t start, uint64_t end) {
@@ -234,7 +231,8 @@ void taint_end(uint64_t start, uint64_t end) {
   if (first >= last || end < start) return;
   for_each_page(first, last, /*create=*/false, [](Word* word, uint64_t) {
     uint32_t value = word->load(std::memory_order_relaxed);
-    // Only pages taint_begin marked carry a count; after a fork child's reset some may not.
+    // taint_begin marked only covered pages; one that was not covered then carries no count of
+    // this call's (and a count never goes below zero).
     while (value >= kTaintUnit && (value & kCovered) != 0) {
       if (word->compare_exchange_weak(value, value - kTaintUnit, std::memory_order_acq_rel)) {
         return;

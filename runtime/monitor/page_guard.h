@@ -38,11 +38,12 @@ inline bool enabled() {
 // Before the sampler's first protection. Allocates the sampled-page list.
 bool enable();
 // Read sampling stops for good in this process: everything protected is restored and nothing is
-// protected again.
-void disable();
-// Why it was disabled (a static string), or nullptr.
+// protected again. `reason` (a static string) is kept for the trace; the first one given stays.
+void disable(const char* reason);
+// Why it was disabled, or nullptr.
 const char* disabled_reason();
-void set_disabled_reason(const char* reason);
+constexpr const char* kAsyncIoReason =
+    "read sampling stopped: the program uses asynchronous I/O (io_uring or AIO)";
 
 // --- Bookkeeping by the program's threads ------------------------------------------------------
 // A live allocation made by the program: the whole pages inside [start, end) become candidates.
