@@ -1,6 +1,7 @@
 #include "analysis.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <string_view>
 #include <unordered_map>
@@ -19,11 +20,16 @@ bool is_runtime_module(const std::string& path) {
 
 class AnalysisConsumer : public TraceConsumer {
  public:
-  explicit AnalysisConsumer(Analysis& analysis) : analysis_(analysis) {}
+  AnalysisConsumer(Analysis& analysis, const AnalysisOptions& options)
+      : analysis_(analysis), attribution_(options.idle_threshold_ns) {
+    analysis_.idle_threshold_ns = options.idle_threshold_ns;
+  }
 
   void on_process(const ProcessInfo& info) override {
     analysis_.process = info;
     heap_.set_page_size(info.page_size);
+    attribution_.set_page_size(info.page_size);
+    analysis_.page_size = info.page_size == 0 ? 4096 : info.page_size;
   }
   void on_module_load(const ModuleInfo& module) override { analysis_.modules.push_back(module); }
   void on_module_unload(uint64_t id, uint64_t time_ns) override {
@@ -36,19 +42,41 @@ class AnalysisConsumer : public TraceConsumer {
     // The runtime's own threads (writer, monitor) are not the program's.
     if (thread.name.rfind("damon-prof-", 0) != 0) ++analysis_.thread_count;
   }
-  void on_event(const Event& event) override { heap_.apply(event); }
+  void on_event(const Event& event) override {
+    heap_.apply(event);
+    attribution_.apply(event);
+  }
   void on_memory_sample(const MemorySample& sample) override {
     ++analysis_.memory_samples;
     analysis_.peak_rss_bytes = std::max(analysis_.peak_rss_bytes, sample.rss_bytes);
     last_sample_time_ = std::max(last_sample_time_, sample.time_ns);
+    point_.time_ns = sample.time_ns;
+    point_.rss_bytes = sample.rss_bytes;
+    point_.heap_bytes = heap_.totals().live_bytes;
+    analysis_.timeline.add(point_);
   }
   void on_end(const EndInfo& end) override { analysis_.end = end; }
   void on_monitor_settings(const MonitorSettingsInfo& settings) override {
     analysis_.monitor_settings.push_back(settings);
   }
-  void on_region_snapshot(const RegionSnapshot&) override { ++analysis_.snapshot_count; }
+  void on_region_snapshot(const RegionSnapshot& snapshot) override {
+    if (analysis_.snapshot_count++ == 0) {
+      analysis_.snapshot_first_ns =
+          snapshot.time_ns - std::min(snapshot.time_ns, snapshot.aggregation_ns);
+    }
+    analysis_.snapshot_last_ns = std::max(analysis_.snapshot_last_ns, snapshot.time_ns);
+    SnapshotTotals totals = attribution_.on_snapshot(snapshot);
+    analysis_.working_set.add(totals.working_set_bytes);
+    point_.time_ns = snapshot.time_ns;
+    point_.heap_bytes = heap_.totals().live_bytes;
+    point_.working_set_bytes = totals.working_set_bytes;
+    point_.monitored_bytes = totals.monitored_bytes;
+    point_.idle_bytes = totals.idle_bytes;
+    analysis_.timeline.add(point_);
+  }
   void on_access_sample(const AccessSample& sample) override {
     ++(sample.is_write ? analysis_.access_sample_writes : analysis_.access_sample_reads);
+    attribution_.on_access_sample(sample);
   }
   void on_diagnostic(const Diagnostic& diagnostic) override {
     analysis_.diagnostics.push_back(diagnostic);
@@ -90,6 +118,12 @@ class AnalysisConsumer : public TraceConsumer {
       site.temporary_count += stats.temporary_count;
       site.mmap_count += stats.mmap_count;
     }
+    // Stacks the access monitor saw but the heap model did not (none in a consistent trace).
+    attribution_.finish();
+    for (const auto& [stack_id, metrics] : attribution_.stacks()) {
+      auto known = stack_site.find(stack_id);
+      if (known != stack_site.end()) analysis_.sites[known->second].access.add(metrics);
+    }
     std::vector<size_t> order(analysis_.sites.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [this](size_t left, size_t right) {
@@ -108,6 +142,7 @@ class AnalysisConsumer : public TraceConsumer {
     }
     analysis_.sites = std::move(sorted);
     for (auto& [stack, site] : stack_site) analysis_.site_of_stack[stack] = new_index[site];
+    build_access_sites();
     analysis_.totals = heap_.totals();
     uint64_t end_time = analysis_.end ? analysis_.end->time_ns : 0;
     analysis_.duration_ns =
@@ -115,8 +150,49 @@ class AnalysisConsumer : public TraceConsumer {
   }
 
  private:
+  void build_access_sites() {
+    std::unordered_map<uint64_t, size_t> by_pc;
+    for (const auto& [key, counts] : attribution_.access_sites()) {
+      auto [position, inserted] = by_pc.emplace(key.pc, analysis_.access_sites.size());
+      if (inserted) {
+        AccessSite site;
+        site.pc = key.pc;
+        auto code = attribution_.instruction_bytes().find(key.pc);
+        if (code != attribution_.instruction_bytes().end()) site.code = code->second;
+        analysis_.access_sites.push_back(std::move(site));
+      }
+      AccessSite& site = analysis_.access_sites[position->second];
+      site.reads += counts.reads;
+      site.writes += counts.writes;
+      AccessSite::Target target;
+      auto owner = analysis_.site_of_stack.find(key.stack_id);
+      if (key.stack_id != 0 && owner != analysis_.site_of_stack.end()) target.site = owner->second;
+      target.reads = counts.reads;
+      target.writes = counts.writes;
+      auto same = std::find_if(site.targets.begin(), site.targets.end(),
+                               [&](const AccessSite::Target& t) { return t.site == target.site; });
+      if (same == site.targets.end()) {
+        site.targets.push_back(target);
+      } else {
+        same->reads += target.reads;
+        same->writes += target.writes;
+      }
+    }
+    auto total = [](const auto& item) { return item.reads + item.writes; };
+    for (AccessSite& site : analysis_.access_sites) {
+      std::sort(site.targets.begin(), site.targets.end(),
+                [&](const auto& a, const auto& b) { return total(a) > total(b); });
+    }
+    std::sort(analysis_.access_sites.begin(), analysis_.access_sites.end(),
+              [&](const AccessSite& a, const AccessSite& b) {
+                return total(a) != total(b) ? total(a) > total(b) : a.pc < b.pc;
+              });
+  }
+
   Analysis& analysis_;
   HeapModel heap_;
+  AccessAttribution attribution_;
+  TimelinePoint point_;  // the latest value of every series
   std::unordered_map<uint64_t, StackInfo> stacks_;
   uint64_t last_sample_time_ = 0;
 };
@@ -162,10 +238,75 @@ bool is_allocation_machinery(const std::string& function) {
   return false;
 }
 
-Analysis analyze_trace(const std::string& path, ReaderOptions options) {
+void Timeline::add(const TimelinePoint& point) {
+  if (pending_ > 0 && pending_ < stride_) {
+    TimelinePoint& last = points_.back();
+    last.rss_bytes = std::max(last.rss_bytes, point.rss_bytes);
+    last.heap_bytes = std::max(last.heap_bytes, point.heap_bytes);
+    last.working_set_bytes = std::max(last.working_set_bytes, point.working_set_bytes);
+    last.monitored_bytes = std::max(last.monitored_bytes, point.monitored_bytes);
+    last.idle_bytes = std::max(last.idle_bytes, point.idle_bytes);
+    ++pending_;
+    return;
+  }
+  if (points_.size() == kMaxPoints) {
+    // Halve the resolution: fold each pair into its first point.
+    for (size_t i = 0; i < kMaxPoints / 2; ++i) {
+      TimelinePoint merged = points_[2 * i];
+      const TimelinePoint& second = points_[2 * i + 1];
+      merged.rss_bytes = std::max(merged.rss_bytes, second.rss_bytes);
+      merged.heap_bytes = std::max(merged.heap_bytes, second.heap_bytes);
+      merged.working_set_bytes = std::max(merged.working_set_bytes, second.working_set_bytes);
+      merged.monitored_bytes = std::max(merged.monitored_bytes, second.monitored_bytes);
+      merged.idle_bytes = std::max(merged.idle_bytes, second.idle_bytes);
+      points_[i] = merged;
+    }
+    points_.resize(kMaxPoints / 2);
+    stride_ *= 2;
+  }
+  points_.push_back(point);
+  pending_ = 1;
+}
+
+namespace {
+constexpr int kBucketsPerOctave = 32;
+size_t bucket_of(uint64_t value) {
+  if (value == 0) return 0;
+  return 1 + static_cast<size_t>(std::log2(static_cast<double>(value)) * kBucketsPerOctave);
+}
+uint64_t bucket_value(size_t bucket) {
+  if (bucket == 0) return 0;
+  return static_cast<uint64_t>(
+      std::exp2((static_cast<double>(bucket - 1) + 0.5) / kBucketsPerOctave));
+}
+}  // namespace
+
+void LogHistogram::add(uint64_t value) {
+  size_t bucket = bucket_of(value);
+  if (bucket >= buckets_.size()) buckets_.resize(bucket + 1, 0);
+  ++buckets_[bucket];
+  ++count_;
+  max_ = std::max(max_, value);
+  sum_ += static_cast<double>(value);
+}
+
+uint64_t LogHistogram::percentile(double fraction) const {
+  if (count_ == 0) return 0;
+  auto rank = static_cast<uint64_t>(std::ceil(fraction * static_cast<double>(count_)));
+  if (rank == 0) rank = 1;
+  uint64_t seen = 0;
+  for (size_t bucket = 0; bucket < buckets_.size(); ++bucket) {
+    seen += buckets_[bucket];
+    if (seen >= rank) return std::min(max_, bucket_value(bucket));
+  }
+  return max_;
+}
+
+Analysis analyze_trace(const std::string& path, ReaderOptions options,
+                       AnalysisOptions analysis_options) {
   Analysis analysis;
   analysis.path = path;
-  AnalysisConsumer consumer(analysis);
+  AnalysisConsumer consumer(analysis, analysis_options);
   analysis.decode = decode_trace(path, consumer, options);
   consumer.build_sites();
   return analysis;

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "attribution.h"
 #include "heap_model.h"
 #include "symbolizer.h"
 #include "trace_decoder.h"
@@ -37,8 +38,67 @@ struct Site {
   uint64_t leaked_count = 0;
   uint64_t temporary_count = 0;
   uint64_t mmap_count = 0;
+  AccessMetrics access;           // hot and idle memory (docs/metrics.md); zero without snapshots
   std::vector<SiteFrame> frames;  // filled by symbolize(); inlined frames expanded
   size_t name_frame = 0;          // index in frames of the frame that names the site
+};
+
+// The footprint over time: one point per memory sample or snapshot, merged pairwise (keeping each
+// series' largest value) whenever there are more than kMaxPoints, so it stays bounded.
+struct TimelinePoint {
+  uint64_t time_ns = 0;
+  uint64_t rss_bytes = 0;
+  uint64_t heap_bytes = 0;         // live bytes of tracked allocations
+  uint64_t working_set_bytes = 0;  // monitored bytes accessed in the last interval
+  uint64_t monitored_bytes = 0;
+  uint64_t idle_bytes = 0;
+};
+
+class Timeline {
+ public:
+  static constexpr size_t kMaxPoints = 2048;
+  void add(const TimelinePoint& point);
+  const std::vector<TimelinePoint>& points() const { return points_; }
+
+ private:
+  std::vector<TimelinePoint> points_;
+  size_t stride_ = 1;   // source points per stored point
+  size_t pending_ = 0;  // source points folded into the last stored point
+};
+
+// Percentiles of a value seen many times (the working set size per snapshot), in bounded memory:
+// logarithmic buckets, 32 per power of two (about 2% relative error); the maximum is exact.
+class LogHistogram {
+ public:
+  void add(uint64_t value);
+  uint64_t percentile(double fraction) const;
+  uint64_t count() const { return count_; }
+  uint64_t max() const { return max_; }
+  double mean() const { return count_ == 0 ? 0 : sum_ / static_cast<double>(count_); }
+
+ private:
+  std::vector<uint64_t> buckets_;
+  uint64_t count_ = 0;
+  uint64_t max_ = 0;
+  double sum_ = 0;
+};
+
+// An instruction that touched sampled pages, and whose allocations they were.
+struct AccessSite {
+  uint64_t pc = 0;
+  std::vector<uint8_t> code;
+  uint64_t reads = 0;
+  uint64_t writes = 0;
+  struct Target {
+    std::optional<size_t> site;  // index into Analysis::sites; none: no live allocation there
+    uint64_t reads = 0;
+    uint64_t writes = 0;
+  };
+  std::vector<Target> targets;  // most samples first
+};
+
+struct AnalysisOptions {
+  uint64_t idle_threshold_ns = 1'000'000'000;  // --idle
 };
 
 struct Analysis {
@@ -58,6 +118,13 @@ struct Analysis {
   uint64_t snapshot_count = 0;
   uint64_t access_sample_reads = 0;   // sampled pages the program read (mprotect backend)
   uint64_t access_sample_writes = 0;  // ... and wrote
+  uint64_t idle_threshold_ns = 0;
+  uint64_t page_size = 4096;
+  uint64_t snapshot_first_ns = 0;  // start of the first snapshot's interval
+  uint64_t snapshot_last_ns = 0;
+  Timeline timeline;
+  LogHistogram working_set;              // working set size per snapshot
+  std::vector<AccessSite> access_sites;  // most samples first
   // Which site each recorded stack belongs to (index into `sites`).
   std::unordered_map<uint64_t, size_t> site_of_stack;
   std::vector<std::string> warnings;  // symbolization problems and the like
@@ -65,7 +132,8 @@ struct Analysis {
 };
 
 // Reads and models the whole trace. Throws TraceError when the file cannot be read at all.
-Analysis analyze_trace(const std::string& path, ReaderOptions options = {});
+Analysis analyze_trace(const std::string& path, ReaderOptions options = {},
+                       AnalysisOptions analysis_options = {});
 
 // Symbolizes the given sites (all when `site_indices` is empty).
 void symbolize_sites(Analysis& analysis, const std::vector<size_t>& site_indices = {});

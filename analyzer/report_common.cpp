@@ -10,6 +10,71 @@
 
 namespace dprof::analyzer {
 
+const std::vector<SiteMetric>& site_metrics() {
+  using U = MetricUnit;
+  static const std::vector<SiteMetric> kMetrics = {
+      {"peak_bytes", "peak", "peak", U::kBytes,
+       [](const Site& s, const Analysis&) { return static_cast<double>(s.peak_bytes); }},
+      {"alloc_bytes", "allocated", "allocated", U::kBytes,
+       [](const Site& s, const Analysis&) { return static_cast<double>(s.alloc_bytes); }},
+      {"alloc_count", "allocs", "allocs", U::kCount,
+       [](const Site& s, const Analysis&) { return static_cast<double>(s.alloc_count); }},
+      {"leaked_bytes", "leaked", "leaked", U::kBytes,
+       [](const Site& s, const Analysis&) { return static_cast<double>(s.leaked_bytes); }},
+      {"leaked_count", "leaks", "leaks", U::kCount,
+       [](const Site& s, const Analysis&) { return static_cast<double>(s.leaked_count); }},
+      {"temporary_count", "temporary", "temporary", U::kCount,
+       [](const Site& s, const Analysis&) { return static_cast<double>(s.temporary_count); }},
+      {"hot_byte_seconds", "hot", "hot", U::kByteSeconds,
+       [](const Site& s, const Analysis&) { return s.access.hot_byte_seconds; }},
+      {"idle_byte_seconds", "idle", "idle", U::kByteSeconds,
+       [](const Site& s, const Analysis&) { return s.access.idle_byte_seconds; }},
+      {"idle_bytes_peak", "idle-peak", "idle peak", U::kBytes,
+       [](const Site& s, const Analysis&) {
+         return static_cast<double>(s.access.idle_bytes_peak);
+       }},
+      {"never_touched_bytes", "never-touched", "untouched", U::kBytes,
+       [](const Site& s, const Analysis&) {
+         return static_cast<double>(s.access.never_touched_bytes);
+       }},
+      {"access_density", "density", "density", U::kDensity,
+       [](const Site& s, const Analysis& a) { return s.access.access_density(a.page_size); }},
+  };
+  return kMetrics;
+}
+
+const SiteMetric* find_site_metric(std::string_view name) {
+  for (const SiteMetric& metric : site_metrics()) {
+    if (name == metric.name || name == metric.short_name) return &metric;
+  }
+  return nullptr;
+}
+
+std::string metric_names() {
+  std::string names;
+  for (const SiteMetric& metric : site_metrics()) {
+    if (!names.empty()) names += ", ";
+    names += metric.short_name;
+  }
+  return names;
+}
+
+std::string format_metric(const SiteMetric& metric, double value) {
+  char text[48];
+  switch (metric.unit) {
+    case MetricUnit::kBytes:
+      return format_bytes(static_cast<uint64_t>(value));
+    case MetricUnit::kCount:
+      return format_count(static_cast<uint64_t>(value));
+    case MetricUnit::kByteSeconds:
+      return format_bytes(static_cast<uint64_t>(value)) + "*s";
+    case MetricUnit::kDensity:
+      std::snprintf(text, sizeof(text), "%.3g/B/s", value);
+      return text;
+  }
+  return {};
+}
+
 std::string module_and_offset(const SiteFrame& frame) {
   char offset[32];
   if (frame.module.empty()) {

@@ -2,11 +2,33 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "analysis.h"
 
 namespace dprof::analyzer {
+
+class JsonWriter;
+
+// A per-site figure that views can sort by and flamegraphs can weigh by.
+enum class MetricUnit { kBytes, kCount, kByteSeconds, kDensity };
+struct SiteMetric {
+  const char* name;        // as --sort and JSON spell it: "hot_byte_seconds"
+  const char* short_name;  // as --weight spells it: "hot"
+  const char* title;       // a column heading: "hot B*s"
+  MetricUnit unit;
+  double (*value)(const Site&, const Analysis&);
+};
+const std::vector<SiteMetric>& site_metrics();
+// By either spelling; nullptr when unknown.
+const SiteMetric* find_site_metric(std::string_view name);
+std::string metric_names();  // "alloc_bytes, alloc_count, ..." for error messages
+std::string format_metric(const SiteMetric& metric, double value);
+
+// The access-monitor fields of a site, and the working set size distribution (JSON).
+void write_access_fields(JsonWriter& json, const Site& site, const Analysis& analysis);
+void write_working_set(JsonWriter& json, const Analysis& analysis);
 
 // The site's short name: its naming frame's function, or module+offset when unsymbolized.
 std::string site_name(const Site& site);

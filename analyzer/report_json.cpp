@@ -32,6 +32,34 @@ void write_frame(JsonWriter& json, const SiteFrame& frame) {
 
 }  // namespace
 
+void write_working_set(JsonWriter& json, const Analysis& analysis) {
+  const LogHistogram& sizes = analysis.working_set;
+  json.key("working_set").begin_object();
+  json.field("snapshots", sizes.count());
+  json.field("mean_bytes", static_cast<uint64_t>(sizes.mean()));
+  json.field("p50_bytes", sizes.percentile(0.50));
+  json.field("p90_bytes", sizes.percentile(0.90));
+  json.field("p99_bytes", sizes.percentile(0.99));
+  json.field("max_bytes", sizes.max());
+  json.end_object();
+}
+
+void write_access_fields(JsonWriter& json, const Site& site, const Analysis& analysis) {
+  const AccessMetrics& access = site.access;
+  json.field("hot_byte_seconds", access.hot_byte_seconds);
+  json.field("hot_byte_seconds_stderr", access.hot_byte_seconds_stderr());
+  json.field("idle_bytes_peak", access.idle_bytes_peak);
+  json.field("idle_byte_seconds", access.idle_byte_seconds);
+  json.field("never_touched_bytes", access.never_touched_bytes);
+  json.field("never_touched_count", access.never_touched_count);
+  json.field("access_density", access.access_density(analysis.page_size));
+  json.field("observed_byte_seconds", access.observed_byte_seconds);
+  json.field("observed_blocks", access.observed_blocks);
+  json.field("snapshots_observed", access.snapshots);
+  json.field("access_samples_read", access.read_samples);
+  json.field("access_samples_written", access.write_samples);
+}
+
 void write_json_report(std::ostream& out, Analysis& analysis, const ReportOptions& options) {
   std::vector<size_t> listed = top_sites(analysis, options.top, [](const Site& site) {
     return site.alloc_count + site.peak_bytes + site.leaked_bytes + 1;
@@ -127,6 +155,8 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
     json.field("reads", analysis.access_sample_reads);
     json.field("writes", analysis.access_sample_writes);
     json.end_object();
+    json.field("idle_threshold_ns", analysis.idle_threshold_ns);
+    write_working_set(json, analysis);
     json.end_object();
   }
 
@@ -142,6 +172,7 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
     json.field("leaked_count", site.leaked_count);
     json.field("temporary_count", site.temporary_count);
     json.field("mmap_count", site.mmap_count);
+    write_access_fields(json, site, analysis);
     json.key("frames").begin_array();
     for (const SiteFrame& frame : site.frames) write_frame(json, frame);
     json.end_array();

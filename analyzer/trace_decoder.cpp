@@ -1,6 +1,7 @@
 #include "trace_decoder.h"
 
 #include <algorithm>
+#include <deque>
 #include <queue>
 
 #include "byte_reader.h"
@@ -41,11 +42,22 @@ class Decoder {
     }
   }
 
+  // Events and the timed records (memory samples, region snapshots, access samples) in one time
+  // order, so that a snapshot meets the heap as it was at its time.
   void release_until(uint64_t watermark) {
-    while (!pending_.empty() && pending_.top().time_ns < watermark) {
-      consumer_.on_event(pending_.top());
-      pending_.pop();
+    while (true) {
+      bool event_ready = !pending_.empty() && pending_.top().time_ns < watermark;
+      uint64_t timed = earliest_timed();
+      bool timed_ready = timed < watermark;
+      if (!event_ready && !timed_ready) break;
+      if (timed_ready && (!event_ready || timed <= pending_.top().time_ns)) {
+        deliver_earliest_timed();
+      } else {
+        consumer_.on_event(pending_.top());
+        pending_.pop();
+      }
     }
+    released_until_ = std::max(released_until_, watermark);
   }
 
   void release_all() { release_until(UINT64_MAX); }
@@ -130,7 +142,7 @@ class Decoder {
         sample.rss_bytes = reader.u64();
         sample.heap_in_use_bytes = reader.u64();
         sample.heap_arena_bytes = reader.u64();
-        consumer_.on_memory_sample(sample);
+        hold(sample.time_ns, std::move(sample));
         break;
       }
       case DPROF_REC_END: {
@@ -190,7 +202,7 @@ class Decoder {
           previous_end = region.end;
           snapshot.regions.push_back(region);
         }
-        consumer_.on_region_snapshot(snapshot);
+        hold(snapshot.time_ns, std::move(snapshot));
         break;
       }
       case DPROF_REC_ACCESS_SAMPLE: {
@@ -205,7 +217,7 @@ class Decoder {
           throw TraceError("access sample claims more instruction bytes than it holds");
         sample.code.resize(length);
         for (uint64_t i = 0; i < length; ++i) sample.code[i] = reader.byte();
-        consumer_.on_access_sample(sample);
+        hold(sample.time_ns, std::move(sample));
         break;
       }
       default:
@@ -255,6 +267,47 @@ class Decoder {
     }
   }
 
+  // A timed record waits for the watermark like an event does, unless its time is already past
+  // (then every event before it has been delivered). Each kind comes from one writer in time
+  // order, so one queue per kind, merged on release.
+  template <typename Record>
+  void hold(uint64_t time_ns, Record&& record) {
+    auto& queue = queue_for(record);
+    if (time_ns < released_until_ && queue.empty()) {
+      deliver(record);
+    } else {
+      queue.push_back(std::forward<Record>(record));
+    }
+  }
+  std::deque<MemorySample>& queue_for(const MemorySample&) { return memory_samples_; }
+  std::deque<RegionSnapshot>& queue_for(const RegionSnapshot&) { return snapshots_; }
+  std::deque<AccessSample>& queue_for(const AccessSample&) { return access_samples_; }
+  void deliver(const MemorySample& sample) { consumer_.on_memory_sample(sample); }
+  void deliver(const RegionSnapshot& snapshot) { consumer_.on_region_snapshot(snapshot); }
+  void deliver(const AccessSample& sample) { consumer_.on_access_sample(sample); }
+
+  // The earliest held timed record's time (UINT64_MAX: none), and delivers it when asked.
+  uint64_t earliest_timed() const {
+    uint64_t earliest = UINT64_MAX;
+    if (!memory_samples_.empty()) earliest = std::min(earliest, memory_samples_.front().time_ns);
+    if (!snapshots_.empty()) earliest = std::min(earliest, snapshots_.front().time_ns);
+    if (!access_samples_.empty()) earliest = std::min(earliest, access_samples_.front().time_ns);
+    return earliest;
+  }
+  void deliver_earliest_timed() {
+    uint64_t earliest = earliest_timed();
+    if (!memory_samples_.empty() && memory_samples_.front().time_ns == earliest) {
+      deliver(memory_samples_.front());
+      memory_samples_.pop_front();
+    } else if (!snapshots_.empty() && snapshots_.front().time_ns == earliest) {
+      deliver(snapshots_.front());
+      snapshots_.pop_front();
+    } else if (!access_samples_.empty()) {
+      deliver(access_samples_.front());
+      access_samples_.pop_front();
+    }
+  }
+
   static std::vector<std::string> split_nul(std::string_view text) {
     std::vector<std::string> parts;
     size_t start = 0;
@@ -270,6 +323,10 @@ class Decoder {
   TraceConsumer& consumer_;
   DecodeSummary& summary_;
   std::priority_queue<Event, std::vector<Event>, EventOrder> pending_;
+  std::deque<MemorySample> memory_samples_;
+  std::deque<RegionSnapshot> snapshots_;
+  std::deque<AccessSample> access_samples_;
+  uint64_t released_until_ = 0;
   uint64_t sequence_ = 0;
   uint64_t record_order_ = 0;
 };
@@ -288,6 +345,7 @@ DecodeSummary decode_trace(const std::string& path, TraceConsumer& consumer,
   try {
     while (reader.next_frame(payload)) {
       ++summary.frames;
+      if (options.progress) options.progress(reader.offset(), reader.file_size());
       try {
         decoder.decode_payload(payload);
       } catch (const TraceError& error) {

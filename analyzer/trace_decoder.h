@@ -2,6 +2,8 @@
 // are read, and memory events in one global time order. The runtime writes each thread's events
 // separately; watermark records say up to which time every thread's events are in the file, so
 // events are held in a small reorder buffer (one drain interval's worth) and released in order.
+// Memory samples, region snapshots and access samples are held the same way and released in the
+// same time order, so a consumer sees each snapshot with the heap as it was at the snapshot's time.
 #pragma once
 
 #include <cstdint>

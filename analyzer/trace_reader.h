@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,8 @@ namespace dprof::analyzer {
 struct ReaderOptions {
   // Skip corrupt frames (resynchronising on the next frame header) instead of failing.
   bool salvage = false;
+  // Told after each frame how far into the file the reading is (bytes read, file size).
+  std::function<void(uint64_t, uint64_t)> progress;
 };
 
 class TraceReader {

@@ -105,3 +105,35 @@ TEST(TraceDecoder, DecodesDefinitionsAndDeltaEncodedFields) {
   EXPECT_EQ(recorder.events[2].function, DPROF_FN_CALLOC);
   EXPECT_EQ(recorder.events[2].size, 48u);
 }
+
+// A snapshot must meet the heap as it was at the snapshot's time: an allocation made before it
+// but written to the file after it is delivered first, one made after it is delivered after.
+TEST(TraceDecoder, SnapshotsAreDeliveredInTimeOrderWithEvents) {
+  struct Order : dprof::analyzer::TraceConsumer {
+    std::vector<std::string> seen;
+    void on_event(const Event& event) override {
+      seen.push_back("event@" + std::to_string(event.time_ns));
+    }
+    void on_region_snapshot(const dprof::analyzer::RegionSnapshot& snapshot) override {
+      seen.push_back("snapshot@" + std::to_string(snapshot.time_ns));
+    }
+    void on_memory_sample(const dprof::analyzer::MemorySample& sample) override {
+      seen.push_back("sample@" + std::to_string(sample.time_ns));
+    }
+  };
+  TempDir dir;
+  TraceBuilder builder;
+  builder.record(DPROF_REC_REGION_SNAPSHOT,
+                 RecordBody().u(100).u(10).u(50).u(1).u(0x1000).u(0x1000).u(1).u(0).u(0).u(0).u(0));
+  builder.record(DPROF_REC_MEMORY_SAMPLE, RecordBody().u(60).u(4096).u(0).u(0));
+  builder.record(
+      DPROF_REC_EVENTS,
+      EventsBody(0, 50, 0x1000).alloc(50, 0x1000, 64, 1).alloc(150, 0x2000, 8, 1).body());
+  builder.record(DPROF_REC_WATERMARK, RecordBody().u(200));
+  builder.end_frame();
+  builder.write(dir.file("t.dprof"));
+  Order order;
+  decode_trace(dir.file("t.dprof"), order);
+  std::vector<std::string> expected = {"event@50", "sample@60", "snapshot@100", "event@150"};
+  EXPECT_EQ(order.seen, expected);
+}

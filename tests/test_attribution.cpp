@@ -1,0 +1,202 @@
+// Hot and idle attribution: regions joined to the blocks live in them, split by overlap.
+#include <gtest/gtest.h>
+
+#include "analysis.h"
+#include "attribution.h"
+#include "damon_prof/trace_format.h"
+
+using namespace dprof::analyzer;
+
+namespace {
+
+constexpr uint64_t kSecond = 1'000'000'000;
+
+Event alloc(uint64_t time, uint64_t address, uint64_t size, uint64_t stack) {
+  Event event;
+  event.kind = EventKind::kAlloc;
+  event.time_ns = time;
+  event.address = address;
+  event.size = size;
+  event.stack_id = stack;
+  return event;
+}
+
+Event release(uint64_t time, uint64_t address) {
+  Event event;
+  event.kind = EventKind::kFree;
+  event.time_ns = time;
+  event.address = address;
+  return event;
+}
+
+Event mapping(EventKind kind, uint64_t time, uint64_t address, uint64_t size, uint64_t stack,
+              uint8_t function) {
+  Event event;
+  event.kind = kind;
+  event.time_ns = time;
+  event.address = address;
+  event.size = size;
+  event.stack_id = stack;
+  event.prot = 3;
+  event.function = function;
+  return event;
+}
+
+// One region per (start, end, nr_accesses, age); one second of aggregation, 10 samples.
+RegionSnapshot snapshot(uint64_t time, std::vector<SnapshotRegion> regions) {
+  RegionSnapshot result;
+  result.time_ns = time;
+  result.aggregation_ns = kSecond;
+  result.sampling_ns = kSecond / 10;
+  result.regions = std::move(regions);
+  return result;
+}
+
+SnapshotRegion region(uint64_t start, uint64_t end, uint64_t nr_accesses, uint64_t age = 0) {
+  SnapshotRegion result;
+  result.start = start;
+  result.end = end;
+  result.nr_accesses = nr_accesses;
+  result.age = age;
+  return result;
+}
+
+}  // namespace
+
+TEST(Attribution, SplitsARegionAmongItsBlocksByOverlap) {
+  AccessAttribution attribution(kSecond);
+  attribution.apply(alloc(0, 0x10000, 2048, 1));
+  attribution.apply(alloc(0, 0x10800, 6144, 2));
+  attribution.apply(alloc(0, 0x20000, 4096, 3));  // outside every region
+  SnapshotTotals totals =
+      attribution.on_snapshot(snapshot(kSecond, {region(0x10000, 0x12000, 10)}));
+  EXPECT_EQ(totals.monitored_bytes, 8192u);
+  EXPECT_EQ(totals.working_set_bytes, 8192u);
+  const auto& stacks = attribution.stacks();
+  EXPECT_DOUBLE_EQ(stacks.at(1).hot_byte_seconds, 2048.0);
+  EXPECT_DOUBLE_EQ(stacks.at(2).hot_byte_seconds, 6144.0);
+  EXPECT_EQ(stacks.count(3), 0u);
+  // Every sample saw an access: no sampling uncertainty.
+  EXPECT_DOUBLE_EQ(stacks.at(1).hot_byte_seconds_stderr(), 0.0);
+  // Half the samples: half as hot, and now uncertain.
+  attribution.on_snapshot(snapshot(2 * kSecond, {region(0x10000, 0x12000, 5)}));
+  EXPECT_DOUBLE_EQ(stacks.at(1).hot_byte_seconds, 2048.0 + 1024.0);
+  EXPECT_GT(stacks.at(1).hot_byte_seconds_stderr(), 0.0);
+  EXPECT_DOUBLE_EQ(stacks.at(2).observed_byte_seconds, 2 * 6144.0);
+}
+
+TEST(Attribution, ABlockCountsOnlyForTheTimeItLived) {
+  AccessAttribution attribution(kSecond);
+  attribution.apply(alloc(kSecond / 2, 0x10000, 4096, 1));  // half of the interval
+  attribution.on_snapshot(snapshot(kSecond, {region(0x10000, 0x11000, 10)}));
+  EXPECT_DOUBLE_EQ(attribution.stacks().at(1).hot_byte_seconds, 2048.0);
+}
+
+TEST(Attribution, IdleNeedsTheRegionAndTheBlockIdleForTheThreshold) {
+  AccessAttribution attribution(kSecond);
+  attribution.apply(alloc(0, 0x10000, 4096, 1));
+  attribution.apply(alloc(0, 0x20000, 4096, 2));
+  attribution.apply(alloc(9 * kSecond / 2, 0x30000, 4096, 3));  // young block in an old idle region
+  // Region ages count aggregation intervals after the first: age 0 is one interval (1 s) idle.
+  SnapshotTotals totals = attribution.on_snapshot(
+      snapshot(5 * kSecond, {region(0x10000, 0x11000, 0, 4), region(0x20000, 0x21000, 3, 4),
+                             region(0x30000, 0x31000, 0, 9)}));
+  EXPECT_EQ(totals.idle_bytes, 8192u);  // regions: the first and the third
+  const auto& stacks = attribution.stacks();
+  EXPECT_EQ(stacks.at(1).idle_bytes_peak, 4096u);
+  EXPECT_DOUBLE_EQ(stacks.at(1).idle_byte_seconds, 4096.0);
+  EXPECT_EQ(stacks.at(2).idle_bytes_peak, 0u);
+  EXPECT_EQ(stacks.at(3).idle_bytes_peak, 0u);  // lived half a second: not idle for a second yet
+
+  AccessAttribution stricter(3 * kSecond);
+  stricter.apply(alloc(0, 0x10000, 4096, 1));
+  stricter.on_snapshot(snapshot(5 * kSecond, {region(0x10000, 0x11000, 0, 1)}));  // 2 s idle
+  EXPECT_EQ(stricter.stacks().at(1).idle_bytes_peak, 0u);
+}
+
+TEST(Attribution, NeverTouchedCountsObservedBlocksWithNoAccess) {
+  AccessAttribution attribution(kSecond);
+  attribution.apply(alloc(0, 0x10000, 4096, 1));  // observed, never accessed
+  attribution.apply(alloc(0, 0x20000, 4096, 2));  // observed, accessed once
+  attribution.apply(alloc(0, 0x30000, 100, 3));   // freed before any snapshot: unknown
+  attribution.apply(release(10, 0x30000));
+  attribution.on_snapshot(
+      snapshot(kSecond, {region(0x10000, 0x11000, 0), region(0x20000, 0x21000, 0)}));
+  attribution.on_snapshot(
+      snapshot(2 * kSecond, {region(0x10000, 0x11000, 0), region(0x20000, 0x21000, 1)}));
+  attribution.apply(release(3 * kSecond, 0x10000));
+  attribution.finish();  // 0x20000 still live at the end
+  const auto& stacks = attribution.stacks();
+  EXPECT_EQ(stacks.at(1).never_touched_bytes, 4096u);
+  EXPECT_EQ(stacks.at(1).never_touched_count, 1u);
+  EXPECT_EQ(stacks.at(2).never_touched_bytes, 0u);
+  EXPECT_EQ(stacks.at(2).observed_blocks, 1u);
+  EXPECT_EQ(stacks.count(3), 0u);
+}
+
+TEST(Attribution, AccessSamplesTouchTheirBlockAndNameTheInstruction) {
+  AccessAttribution attribution(kSecond);
+  attribution.apply(alloc(0, 0x10000, 3 * 4096, 7));
+  attribution.on_snapshot(snapshot(kSecond, {region(0x10000, 0x13000, 0)}));
+  AccessSample sample;
+  sample.time_ns = kSecond + 1;
+  sample.page = 0x11000;
+  sample.pc = 0x401234;
+  sample.code = {0x8b, 0x07};
+  attribution.on_access_sample(sample);
+  sample.page = 0x90000;  // nobody's
+  sample.is_write = true;
+  attribution.on_access_sample(sample);
+  attribution.finish();
+  const auto& stacks = attribution.stacks();
+  EXPECT_EQ(stacks.at(7).read_samples, 1u);
+  EXPECT_EQ(stacks.at(7).never_touched_bytes, 0u);  // the sample touched it
+  EXPECT_EQ(attribution.access_sites().at(AccessSiteKey{0x401234, 7}).reads, 1u);
+  EXPECT_EQ(attribution.access_sites().at(AccessSiteKey{0x401234, 0}).writes, 1u);
+  EXPECT_EQ(attribution.instruction_bytes().at(0x401234).size(), 2u);
+}
+
+TEST(Attribution, MappingsSplitOnPartialUnmapAndKeepWhatWasSeenWhenMoved) {
+  AccessAttribution attribution(kSecond);
+  attribution.apply(mapping(EventKind::kMmap, 0, 0x100000, 4 * 4096, 5, DPROF_FN_MMAP));
+  attribution.on_snapshot(snapshot(kSecond, {region(0x100000, 0x104000, 10)}));
+  // The middle two pages go; the ends stay, still touched.
+  attribution.apply(
+      mapping(EventKind::kMunmap, kSecond + 1, 0x101000, 2 * 4096, 0, DPROF_FN_MUNMAP));
+  // The head moves elsewhere.
+  attribution.apply(mapping(EventKind::kMunmap, kSecond + 2, 0x100000, 4096, 0, DPROF_FN_MREMAP));
+  attribution.apply(mapping(EventKind::kMmap, kSecond + 2, 0x500000, 4096, 0, DPROF_FN_MREMAP));
+  attribution.on_snapshot(
+      snapshot(2 * kSecond, {region(0x500000, 0x501000, 10), region(0x101000, 0x104000, 10)}));
+  const auto& stacks = attribution.stacks();
+  // Snapshot 2 saw the moved head (4 KiB) and the tail (4 KiB) of stack 5, not the unmapped middle.
+  EXPECT_DOUBLE_EQ(stacks.at(5).hot_byte_seconds, 4 * 4096.0 + 2 * 4096.0);
+  attribution.finish();
+  EXPECT_EQ(stacks.at(5).never_touched_bytes, 0u);
+}
+
+TEST(Timeline, StaysBoundedAndKeepsThePeak) {
+  Timeline timeline;
+  for (uint64_t i = 0; i < 100000; ++i) {
+    TimelinePoint point;
+    point.time_ns = i;
+    point.rss_bytes = i == 77777 ? 1'000'000 : 10;
+    timeline.add(point);
+  }
+  EXPECT_LE(timeline.points().size(), Timeline::kMaxPoints);
+  EXPECT_GE(timeline.points().size(), Timeline::kMaxPoints / 4);
+  uint64_t peak = 0;
+  for (const TimelinePoint& point : timeline.points()) peak = std::max(peak, point.rss_bytes);
+  EXPECT_EQ(peak, 1'000'000u);
+  for (size_t i = 1; i < timeline.points().size(); ++i)
+    EXPECT_LT(timeline.points()[i - 1].time_ns, timeline.points()[i].time_ns);
+}
+
+TEST(LogHistogram, PercentilesWithinTwoPercent) {
+  LogHistogram histogram;
+  for (uint64_t value = 1; value <= 100000; ++value) histogram.add(value * 1000);
+  EXPECT_NEAR(static_cast<double>(histogram.percentile(0.5)), 50'000'000.0, 50'000'000.0 * 0.02);
+  EXPECT_NEAR(static_cast<double>(histogram.percentile(0.99)), 99'000'000.0, 99'000'000.0 * 0.02);
+  EXPECT_EQ(histogram.max(), 100'000'000u);
+  EXPECT_EQ(histogram.count(), 100000u);
+}
