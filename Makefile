@@ -26,6 +26,7 @@ demo: build
 # The suite runs twice: as built, and with the analyzer, the CLI and the tests built with
 # AddressSanitizer and UBSan (the preloaded runtime is never sanitized: it runs inside programs).
 test: build
+	@scripts/install-deps.sh --test
 	@cmake -S . -B $(BUILD_DIR)-sanitize -DCMAKE_BUILD_TYPE=Debug -DDAMON_PROF_SANITIZE=ON > /dev/null
 	@cmake --build $(BUILD_DIR)-sanitize -j $(JOBS)
 	@cd $(BUILD_DIR)-sanitize && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)

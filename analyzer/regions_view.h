@@ -20,7 +20,7 @@ struct RegionsViewOptions {
 
 void write_regions_json(std::ostream& out, Analysis& analysis, ReaderOptions reader_options,
                         const RegionsViewOptions& options);
-void write_regions_text(std::ostream& out, const Analysis& analysis, ReaderOptions reader_options,
+void write_regions_text(std::ostream& out, Analysis& analysis, ReaderOptions reader_options,
                         const RegionsViewOptions& options);
 
 }  // namespace dprof::analyzer

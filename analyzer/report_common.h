@@ -1,6 +1,7 @@
 // Pieces shared by the text and JSON renderers.
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,25 @@
 namespace dprof::analyzer {
 
 class JsonWriter;
+struct ReportOptions;
+
+// Terminal styling, off when the output is not a terminal.
+struct Style {
+  bool color = false;
+  std::string bold(const std::string& text) const {
+    return color ? "\033[1m" + text + "\033[0m" : text;
+  }
+  std::string dim(const std::string& text) const {
+    return color ? "\033[2m" + text + "\033[0m" : text;
+  }
+  std::string warn(const std::string& text) const {
+    return color ? "\033[33m" + text + "\033[0m" : text;
+  }
+};
+
+// A site's call stack, one frame per line, the allocation machinery folded unless asked for.
+void write_stack(std::ostream& out, const Style& style, const Site& site,
+                 const ReportOptions& options);
 
 // A per-site figure that views can sort by and flamegraphs can weigh by.
 enum class MetricUnit { kBytes, kCount, kByteSeconds, kDensity };

@@ -12,19 +12,6 @@
 namespace dprof::analyzer {
 namespace {
 
-struct Style {
-  bool color;
-  std::string bold(const std::string& text) const {
-    return color ? "\033[1m" + text + "\033[0m" : text;
-  }
-  std::string dim(const std::string& text) const {
-    return color ? "\033[2m" + text + "\033[0m" : text;
-  }
-  std::string warn(const std::string& text) const {
-    return color ? "\033[33m" + text + "\033[0m" : text;
-  }
-};
-
 std::string calls(uint64_t count) {
   return format_count(count) + (count == 1 ? " call" : " calls");
 }
@@ -52,6 +39,8 @@ void write_frame_line(std::ostream& out, const Style& style, const SiteFrame& fr
       << style.dim(frame_location(frame)) << (frame.inlined ? style.dim(" (inlined)") : "") << '\n';
 }
 
+}  // namespace
+
 // The frames above the one that names the site are the allocation machinery (operator new, the
 // standard library's allocators and containers): one line says how it was reached, unless the
 // full stacks are asked for.
@@ -78,9 +67,11 @@ void write_stack(std::ostream& out, const Style& style, const Site& site,
   }
 }
 
+namespace {
+
 void write_ranking(std::ostream& out, const Style& style, Analysis& analysis,
                    const ReportOptions& options, const std::string& title,
-                   const std::function<uint64_t(const Site&)>& metric,
+                   const std::function<double(const Site&)>& metric,
                    const std::function<std::string(const Site&)>& headline) {
   std::vector<size_t> ranked = top_sites(analysis, options.top, metric);
   out << '\n' << style.bold(title) << '\n';
@@ -96,6 +87,39 @@ void write_ranking(std::ostream& out, const Style& style, Analysis& analysis,
     out << number << headline(site) << "  in " << style.bold(site_name(site)) << '\n';
     write_stack(out, style, site, options);
   }
+}
+
+// Hot, idle and never-touched memory per site: only with region snapshots.
+void write_access_rankings(std::ostream& out, const Style& style, Analysis& analysis,
+                           const ReportOptions& options) {
+  uint64_t page = analysis.page_size;
+  write_ranking(
+      out, style, analysis, options,
+      "HOTTEST SITES (hot byte-seconds: bytes x access frequency x time)",
+      [](const Site& site) { return site.access.hot_byte_seconds; },
+      [page](const Site& site) {
+        char density[32];
+        std::snprintf(density, sizeof(density), "%.3g", site.access.access_density(page));
+        return format_metric(*find_site_metric("hot"), site.access.hot_byte_seconds) + " +/- " +
+               format_bytes(static_cast<uint64_t>(site.access.hot_byte_seconds_stderr())) + "*s, " +
+               density + " accesses/B/s";
+      });
+  write_ranking(
+      out, style, analysis, options,
+      "IDLE MEMORY (no access for " + format_duration(analysis.idle_threshold_ns) +
+          " or more; --idle sets it)",
+      [](const Site& site) { return site.access.idle_byte_seconds; },
+      [](const Site& site) {
+        return format_metric(*find_site_metric("idle"), site.access.idle_byte_seconds) +
+               ", at most " + format_bytes(site.access.idle_bytes_peak) + " idle at once";
+      });
+  write_ranking(
+      out, style, analysis, options, "NEVER TOUCHED (allocated, never seen accessed)",
+      [](const Site& site) { return static_cast<double>(site.access.never_touched_bytes); },
+      [](const Site& site) {
+        return format_bytes(site.access.never_touched_bytes) + " in " +
+               format_count(site.access.never_touched_count) + " blocks never accessed";
+      });
 }
 
 }  // namespace
@@ -189,6 +213,14 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
       monitor += " (" + first.reason + ")";
     }
     write_line(out, style, "monitor", monitor);
+    if (analysis.working_set.count() != 0) {
+      const LogHistogram& sizes = analysis.working_set;
+      write_line(out, style, "working set",
+                 format_bytes(sizes.percentile(0.5)) + " median, " +
+                     format_bytes(sizes.percentile(0.9)) + " p90, " + format_bytes(sizes.max()) +
+                     " at most (bytes accessed per " + format_duration(last.aggregation_ns) +
+                     " interval)");
+    }
   }
   if (totals.unmatched_frees != 0) {
     write_line(out, style, "",
@@ -203,14 +235,14 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
 
   write_ranking(
       out, style, analysis, options, "TOP SITES BY PEAK HEAP",
-      [](const Site& site) { return site.peak_bytes; },
+      [](const Site& site) { return static_cast<double>(site.peak_bytes); },
       [](const Site& site) {
         return format_bytes(site.peak_bytes) + " at peak, " + format_count(site.alloc_count) +
                " calls";
       });
   write_ranking(
       out, style, analysis, options, "TOP SITES BY BYTES ALLOCATED",
-      [](const Site& site) { return site.alloc_bytes; },
+      [](const Site& site) { return static_cast<double>(site.alloc_bytes); },
       [](const Site& site) {
         return format_bytes(site.alloc_bytes) + " allocated in " + format_count(site.alloc_count) +
                " calls";
@@ -218,18 +250,19 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
   write_ranking(
       out, style, analysis, options,
       analysis.end ? "TOP SITES BY LEAKED BYTES" : "TOP SITES BY BYTES LIVE AT END",
-      [](const Site& site) { return site.leaked_bytes; },
+      [](const Site& site) { return static_cast<double>(site.leaked_bytes); },
       [](const Site& site) {
         return format_bytes(site.leaked_bytes) + " in " + format_count(site.leaked_count) +
                " blocks";
       });
   write_ranking(
       out, style, analysis, options, "TOP SITES BY ALLOCATION CALLS",
-      [](const Site& site) { return site.alloc_count; },
+      [](const Site& site) { return static_cast<double>(site.alloc_count); },
       [](const Site& site) {
         return format_count(site.alloc_count) + " calls, " + format_count(site.temporary_count) +
                " temporary";
       });
+  if (analysis.snapshot_count != 0) write_access_rankings(out, style, analysis, options);
   for (const std::string& warning : analysis.warnings) {
     out << style.warn("warning: ") << warning << '\n';
   }

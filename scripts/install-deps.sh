@@ -4,15 +4,20 @@
 # anywhere but Debian's archive.
 #
 #   scripts/install-deps.sh           build + test dependencies
+#   scripts/install-deps.sh --test    also what the tests drive (headless Chromium for the HTML
+#                                     report, through ChromeDriver from python3)
 #   scripts/install-deps.sh --bench   also what the benchmarks compare against (heaptrack)
 set -euo pipefail
 
 packages=(
   cmake make g++ pkg-config
-  libunwind-dev libzstd-dev libdw-dev libelf-dev
+  libunwind-dev libzstd-dev libdw-dev libelf-dev libcapstone-dev libpng-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev
   zstd binutils
 )
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(chromium chromium-driver python3)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(heaptrack bc python3)
 fi

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "integration_support.h"
 #include "report_common.h"
@@ -115,4 +116,180 @@ TEST_F(HotIdle, WorkingSetIsAboutTheHotTable) {
   EXPECT_GE(analysis_->working_set.percentile(0.5), 15 * kMiB);
   EXPECT_LE(analysis_->working_set.percentile(0.5), 24 * kMiB);
   EXPECT_FALSE(analysis_->timeline.points().empty());
+}
+
+// The CLI's views of the same trace.
+namespace {
+
+CommandResult cli(const std::vector<std::string>& arguments) {
+  std::vector<std::string> argv = {damon_prof_binary()};
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  return run_command(argv);
+}
+
+}  // namespace
+
+TEST_F(HotIdle, SitesViewSortsByAnyMetric) {
+  CommandResult hot =
+      cli({"report", trace_, "--view", "sites", "--sort", "hot", "--format", "json"});
+  ASSERT_EQ(hot.exit_code, 0) << hot.err;
+  auto json = nlohmann::json::parse(hot.out);
+  EXPECT_EQ(json["sort"], "hot_byte_seconds");
+  ASSERT_GE(json["sites"].size(), 3u);
+  EXPECT_NE(json["sites"][0]["name"].get<std::string>().find("make_hot_table"), std::string::npos);
+  CommandResult untouched =
+      cli({"report", trace_, "--sort", "never-touched", "--top", "1", "--format", "json"});
+  ASSERT_EQ(untouched.exit_code, 0) << untouched.err;
+  json = nlohmann::json::parse(untouched.out);
+  ASSERT_EQ(json["sites"].size(), 1u);
+  EXPECT_NE(json["sites"][0]["name"].get<std::string>().find("make_untouched_pool"),
+            std::string::npos)
+      << untouched.out;
+  EXPECT_EQ(json["sites"][0]["never_touched_bytes"], 16 * kMiB);
+  CommandResult text = cli({"report", trace_, "--view", "sites", "--sort", "idle"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("SITES BY idle"), std::string::npos);
+  EXPECT_NE(text.out.find("[idle]"), std::string::npos);
+  CommandResult bad = cli({"report", trace_, "--sort", "warmth"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--sort warmth: unknown metric"), std::string::npos) << bad.err;
+}
+
+TEST_F(HotIdle, SummaryRanksHotIdleAndNeverTouched) {
+  CommandResult text = cli({"report", trace_});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  size_t hottest = text.out.find("HOTTEST SITES");
+  size_t idle = text.out.find("IDLE MEMORY");
+  size_t never = text.out.find("NEVER TOUCHED");
+  ASSERT_NE(hottest, std::string::npos);
+  ASSERT_NE(idle, std::string::npos);
+  ASSERT_NE(never, std::string::npos);
+  EXPECT_NE(text.out.find("make_hot_table", hottest), std::string::npos);
+  EXPECT_LT(text.out.find("make_untouched_pool", never), text.out.find("warning", never));
+  EXPECT_NE(text.out.find("working set"), std::string::npos);
+  // A longer idle threshold than the run leaves nothing idle.
+  CommandResult strict = cli({"report", trace_, "--idle", "3600s", "--format", "json"});
+  ASSERT_EQ(strict.exit_code, 0) << strict.err;
+  auto json = nlohmann::json::parse(strict.out);
+  for (const auto& site : json["sites"]) EXPECT_EQ(site["idle_bytes_peak"], 0u) << site["name"];
+  EXPECT_EQ(cli({"report", trace_, "--idle", "soon"}).exit_code, 2);
+}
+
+TEST_F(HotIdle, LeaksAndTimelineViews) {
+  CommandResult leaks = cli({"report", trace_, "--view", "leaks", "--format", "json"});
+  ASSERT_EQ(leaks.exit_code, 0) << leaks.err;
+  auto json = nlohmann::json::parse(leaks.out);
+  EXPECT_TRUE(json["complete"].get<bool>());
+  // The three big blocks are freed; whatever is left (stdio's buffer) is listed with a stack.
+  uint64_t listed = 0;
+  for (const auto& site : json["sites"]) listed += site["leaked_bytes"].get<uint64_t>();
+  EXPECT_EQ(listed, json["leaked_bytes"].get<uint64_t>());
+  EXPECT_LT(listed, kMiB);
+  CommandResult timeline = cli({"report", trace_, "--view", "timeline", "--format", "json"});
+  ASSERT_EQ(timeline.exit_code, 0) << timeline.err;
+  json = nlohmann::json::parse(timeline.out);
+  ASSERT_GE(json["points"].size(), 10u);
+  uint64_t largest_heap = 0;
+  for (const auto& point : json["points"])
+    largest_heap = std::max(largest_heap, point["heap_bytes"].get<uint64_t>());
+  EXPECT_GE(largest_heap, 48 * kMiB);
+  EXPECT_GE(json["working_set"]["p50_bytes"].get<uint64_t>(), 15 * kMiB);
+  CommandResult plot = cli({"report", trace_, "--view", "timeline"});
+  ASSERT_EQ(plot.exit_code, 0) << plot.err;
+  EXPECT_NE(plot.out.find("W = working set"), std::string::npos);
+  EXPECT_NE(plot.out.find("p90"), std::string::npos);
+}
+
+TEST_F(HotIdle, FlamegraphSvgAndFoldedStacks) {
+  CommandResult folded = cli({"flamegraph", trace_, "--weight", "hot", "--folded"});
+  ASSERT_EQ(folded.exit_code, 0) << folded.err;
+  EXPECT_NE(folded.out.find(";main;(anonymous namespace)::make_hot_table "), std::string::npos)
+      << folded.out;
+  EXPECT_EQ(folded.out.find("make_untouched_pool"), std::string::npos);  // not hot at all
+  std::string svg = directory_->file("idle.svg");
+  CommandResult drawn = cli({"flamegraph", trace_, "--weight", "idle", "-o", svg});
+  ASSERT_EQ(drawn.exit_code, 0) << drawn.err;
+  std::string content = read_file(svg);
+  EXPECT_EQ(content.rfind("<?xml", 0), 0u);
+  EXPECT_NE(content.find("make_idle_cache"), std::string::npos);
+  EXPECT_NE(content.find("dprofZoom"), std::string::npos);  // the interactive script
+  EXPECT_NE(content.find("class=\"f\""), std::string::npos);
+  CommandResult bad = cli({"flamegraph", trace_, "--weight", "warmth"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--weight warmth"), std::string::npos);
+}
+
+TEST_F(HotIdle, HeatmapsToTerminalPngAndSvg) {
+  CommandResult sites = cli({"heatmap", trace_, "--by", "site", "--columns", "40"});
+  ASSERT_EQ(sites.exit_code, 0) << sites.err;
+  EXPECT_NE(sites.out.find("make_hot_table"), std::string::npos) << sites.out;
+  CommandResult sorted = cli({"heatmap", trace_, "--by", "temperature", "--rows", "8"});
+  ASSERT_EQ(sorted.exit_code, 0) << sorted.err;
+  EXPECT_NE(sorted.out.find("hottest"), std::string::npos);
+  std::string png = directory_->file("address.png");
+  CommandResult image = cli({"heatmap", trace_, "-o", png, "--time-range", "500ms:"});
+  ASSERT_EQ(image.exit_code, 0) << image.err;
+  EXPECT_EQ(read_file(png).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  std::string svg = directory_->file("sites.svg");
+  ASSERT_EQ(cli({"heatmap", trace_, "--by", "site", "-o", svg}).exit_code, 0);
+  EXPECT_NE(read_file(svg).find("make_hot_table"), std::string::npos);
+  std::string footprint = directory_->file("footprint.png");
+  ASSERT_EQ(cli({"heatmap", trace_, "--footprint", "-o", footprint}).exit_code, 0);
+  EXPECT_EQ(read_file(footprint).substr(1, 3), "PNG");
+  // A time range with no snapshots in it says so; bad ranges are refused.
+  CommandResult empty = cli({"heatmap", trace_, "--time-range", "3600s:7200s"});
+  EXPECT_EQ(empty.exit_code, 0);
+  EXPECT_NE(empty.out.find("no region snapshots"), std::string::npos);
+  CommandResult backwards = cli({"heatmap", trace_, "--time-range", "3s:1s"});
+  EXPECT_EQ(backwards.exit_code, 2);
+  EXPECT_NE(backwards.err.find("--time-range 3s:1s"), std::string::npos);
+  EXPECT_EQ(cli({"heatmap", trace_, "--address-range", "zz-10"}).exit_code, 2);
+  EXPECT_EQ(cli({"heatmap", trace_, "-o", directory_->file("x.gif")}).exit_code, 2);
+}
+
+TEST_F(HotIdle, HtmlReportIsSelfContainedAndEscaped) {
+  std::string page = directory_->file("report.html");
+  CommandResult result = cli({"report", trace_, "--html", page});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::string html = read_file(page);
+  EXPECT_NE(html.find("id=\"sites\""), std::string::npos);
+  EXPECT_NE(html.find("id=\"flame-hot\""), std::string::npos);
+  EXPECT_NE(html.find("dprof-heatmap"), std::string::npos);
+  EXPECT_NE(html.find("dprof-timeline"), std::string::npos);
+  // Offline: nothing is fetched from anywhere.
+  EXPECT_EQ(html.find("src=\"http"), std::string::npos);
+  EXPECT_EQ(html.find("href=\"http"), std::string::npos);
+  // Names from the trace are escaped: the anonymous namespace's parentheses pass, '<' never.
+  EXPECT_NE(html.find("(anonymous namespace)::make_hot_table"), std::string::npos);
+}
+
+// Access sites come from the read sampler: the generator's one reading instruction, decoded,
+// named by its function and line, and joined to the allocation site whose memory it read.
+TEST(AccessSites, InstructionsAreDecodedAndJoinedToTheMemoryTheyTouched) {
+  TempDir directory;
+  std::string trace = directory.file("reads.dprof");
+  CommandResult recorded =
+      run_command({damon_prof_binary(), "-q", "-o", trace, "--backend", "mprotect", "--sampling",
+                   "5ms", "--aggregation", "100ms", "--overhead", "100%",
+                   test_program("access_pattern"), "2", "4", "1000", "read", "1,0.3"});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  CommandResult result = run_command(
+      {damon_prof_binary(), "report", trace, "--view", "access-sites", "--format", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto json = nlohmann::json::parse(result.out);
+  ASSERT_GT(json["reads"].get<uint64_t>(), 10u);
+  ASSERT_FALSE(json["functions"].empty());
+  const auto& main_function = json["functions"][0];
+  EXPECT_EQ(main_function["function"], "main");
+  const auto& instruction = main_function["instructions"][0];
+  std::string text = instruction["instruction"];
+  EXPECT_NE(text.find("ptr ["), std::string::npos) << text;  // a memory operand, disassembled
+  EXPECT_NE(instruction["location"].get<std::string>().find("access_pattern.cpp:"),
+            std::string::npos);
+  ASSERT_FALSE(instruction["touches"].empty());
+  EXPECT_EQ(instruction["touches"][0]["site"], "main");  // the generator's mmap in main
+  EXPECT_EQ(instruction["touches"][0]["reads"], instruction["reads"]);
+  CommandResult text_view =
+      run_command({damon_prof_binary(), "report", trace, "--view", "access-sites"});
+  EXPECT_NE(text_view.out.find("touches main"), std::string::npos) << text_view.out;
 }

@@ -14,8 +14,11 @@ namespace {
 
 const char kUsage[] =
     "usage: damon-prof [record] [options] [--] PROGRAM [ARGS...]\n"
-    "       damon-prof report TRACE [--view summary|regions] [--format text|json] [--top N]\n"
-    "                         [--min-size SIZE] [--full-stacks] [--salvage] [-o FILE]\n"
+    "       damon-prof report TRACE [--view VIEW] [--sort METRIC] [--format text|json]\n"
+    "                         [--top N] [--idle D] [--html OUT.html] [-o FILE] ...\n"
+    "       damon-prof flamegraph TRACE [--weight METRIC] [-o OUT.svg] [--folded]\n"
+    "       damon-prof heatmap TRACE [--by address|site|temperature] [--footprint]\n"
+    "                         [-o OUT.png|OUT.svg] [--time-range A:B] [--address-range X-Y]\n"
     "       damon-prof help | --version\n"
     "\n"
     "record (the default verb) runs PROGRAM with the damon-prof runtime preloaded, writes\n"
@@ -32,17 +35,31 @@ const char kUsage[] =
     "  --min-regions N        (default 10)    --max-regions N  (default 1000, at most 2000)\n"
     "  --overhead P           the monitor's CPU budget, share of one CPU (default 2%)\n"
     "\n"
-    "report analyzes a trace: totals, peak heap, leaks, temporary allocations and the top\n"
-    "allocation sites with their call stacks.\n"
-    "  --view summary|regions summary (default), or the access monitor's region snapshots\n"
-    "                         (text: a heatmap of accesses over time; json: snapshots and the\n"
-    "                         allocations alive during the run)\n"
+    "report analyzes a trace: totals, peak heap, leaks, temporary allocations, hot and idle\n"
+    "memory, and the top allocation sites with their call stacks.\n"
+    "  --view VIEW            summary (default); sites (every site in a table); leaks;\n"
+    "                         timeline (RSS, heap, working set over time); access-sites\n"
+    "                         (instructions that touched sampled memory, disassembled);\n"
+    "                         regions (the monitor's snapshots; json: every snapshot)\n"
+    "  --sort METRIC          sites view order: peak, allocated, allocs, leaked, leaks,\n"
+    "                         temporary, hot, idle, idle-peak, never-touched, density\n"
+    "  --idle D               how long without access makes memory idle (default 1s)\n"
+    "  --html OUT.html        one self-contained page: summary, sortable sites, flamegraphs,\n"
+    "                         heatmaps, footprint (docs/metrics.md defines every figure)\n"
     "  --min-size SIZE        regions view: leave out allocations smaller than SIZE\n"
     "  --format text|json     output format (JSON schema: docs/json-schema.md)\n"
     "  --top N                sites per ranking (text, default 10) or listed (json, default all)\n"
     "  --full-stacks          text: also show the allocation machinery above each site's frame\n"
     "  --salvage              skip corrupt frames instead of failing\n"
-    "  -o, --output FILE      write the report to FILE instead of standard output\n";
+    "  -o, --output FILE      write the report to FILE instead of standard output\n"
+    "\n"
+    "flamegraph draws the allocation sites' stacks weighted by a METRIC (default hot with\n"
+    "access data, else peak) as an interactive SVG (hover, click to zoom, search), or writes\n"
+    "folded stacks (--folded) for other flamegraph tools.\n"
+    "\n"
+    "heatmap shows accesses over time by address (gaps removed), by allocation site (--top N)\n"
+    "or by temperature; on the terminal, or to .png/.svg with -o. --footprint plots RSS, heap,\n"
+    "working set and idle memory instead. --rows N, --columns N set the grid.\n";
 
 }  // namespace
 
@@ -63,6 +80,12 @@ int main(int argc, char** argv) {
   }
   if (verb == "report") {
     return dprof::tools::report_command({arguments.begin() + 1, arguments.end()});
+  }
+  if (verb == "flamegraph") {
+    return dprof::tools::flamegraph_command({arguments.begin() + 1, arguments.end()});
+  }
+  if (verb == "heatmap") {
+    return dprof::tools::heatmap_command({arguments.begin() + 1, arguments.end()});
   }
   if (verb == "record") {
     return dprof::tools::record_command({arguments.begin() + 1, arguments.end()});

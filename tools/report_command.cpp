@@ -5,9 +5,12 @@
 
 #include "analysis.h"
 #include "commands.h"
+#include "html_report.h"
 #include "regions_view.h"
 #include "report.h"
+#include "report_views.h"
 #include "trace_error.h"
+#include "trace_loading.h"
 #include "units.h"
 
 namespace dprof::tools {
@@ -17,59 +20,86 @@ int fail(const std::string& message) {
   return 2;
 }
 
+namespace {
+
+const char kViews[] = "summary, sites, leaks, timeline, access-sites or regions";
+
+bool is_view(const std::string& name) {
+  for (const char* view : {"summary", "sites", "leaks", "timeline", "access-sites", "regions"}) {
+    if (name == view) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int report_command(const std::vector<std::string>& arguments) {
   std::string trace_path;
   std::string output_path;
+  std::string html_path;
   std::string format = "text";
   std::string view = "summary";
   analyzer::RegionsViewOptions regions_options;
-  analyzer::ReportOptions report_options;
+  analyzer::ViewOptions view_options;
   bool top_given = false;
-  analyzer::ReaderOptions reader_options;
+  TraceLoading loading;
   for (size_t i = 0; i < arguments.size(); ++i) {
     const std::string& argument = arguments[i];
-    auto value = [&](const char* option) -> const std::string* {
-      if (i + 1 >= arguments.size()) return nullptr;
-      (void)option;
-      return &arguments[++i];
+    std::string error;
+    if (parse_loading_option(arguments, i, loading, error)) {
+      if (!error.empty()) return fail(error);
+      continue;
+    }
+    auto value = [&]() -> const std::string* {
+      return i + 1 < arguments.size() ? &arguments[++i] : nullptr;
     };
     if (argument == "--format") {
-      const std::string* given = value("--format");
+      const std::string* given = value();
       if (given == nullptr) return fail("--format needs a value: text or json");
       if (*given != "text" && *given != "json") {
         return fail("--format " + *given + ": unknown format (use text or json)");
       }
       format = *given;
     } else if (argument == "--top") {
-      const std::string* given = value("--top");
+      const std::string* given = value();
       if (given == nullptr) return fail("--top needs a number");
       char* end = nullptr;
       long long count = std::strtoll(given->c_str(), &end, 10);
       if (given->empty() || *end != '\0' || count < 0) {
         return fail("--top " + *given + ": not a count (expected a whole number, 0 for all)");
       }
-      report_options.top = static_cast<size_t>(count);
+      view_options.report.top = static_cast<size_t>(count);
       top_given = true;
     } else if (argument == "--view") {
-      const std::string* given = value("--view");
-      if (given == nullptr) return fail("--view needs a value: summary or regions");
-      if (*given != "summary" && *given != "regions") {
-        return fail("--view " + *given + ": unknown view (use summary or regions)");
+      const std::string* given = value();
+      if (given == nullptr) return fail(std::string("--view needs a value: ") + kViews);
+      if (!is_view(*given)) {
+        return fail("--view " + *given + ": unknown view (use " + kViews + ")");
       }
       view = *given;
+    } else if (argument == "--sort") {
+      const std::string* given = value();
+      if (given == nullptr) return fail("--sort needs a metric: " + analyzer::metric_names());
+      view_options.sort = analyzer::find_site_metric(*given);
+      if (view_options.sort == nullptr) {
+        return fail("--sort " + *given + ": unknown metric (use " + analyzer::metric_names() + ")");
+      }
+      if (view == "summary") view = "sites";
     } else if (argument == "--min-size") {
-      const std::string* given = value("--min-size");
+      const std::string* given = value();
       if (given == nullptr) return fail("--min-size needs a size (e.g. 4096, 64KiB)");
       std::string problem;
       auto size = analyzer::parse_size(*given, &problem);
       if (!size) return fail("--min-size " + *given + ": " + problem);
       regions_options.min_size = *size;
     } else if (argument == "--full-stacks") {
-      report_options.full_stacks = true;
-    } else if (argument == "--salvage") {
-      reader_options.salvage = true;
+      view_options.report.full_stacks = true;
+    } else if (argument == "--html") {
+      const std::string* given = value();
+      if (given == nullptr) return fail("--html needs a file name (e.g. report.html)");
+      html_path = *given;
     } else if (argument == "-o" || argument == "--output") {
-      const std::string* given = value("-o");
+      const std::string* given = value();
       if (given == nullptr) return fail(argument + " needs a file name");
       output_path = *given;
     } else if (!argument.empty() && argument[0] == '-' && argument != "-") {
@@ -81,38 +111,56 @@ int report_command(const std::vector<std::string>& arguments) {
     }
   }
   if (trace_path.empty()) return fail("report: which trace? usage: damon-prof report TRACE");
-  if (format == "json" && !top_given) report_options.top = 0;
+  bool json = format == "json";
+  if (json && !top_given) view_options.report.top = 0;
+  if (view == "sites" && !top_given && !json) view_options.report.top = 30;
 
-  analyzer::Analysis analysis;
-  try {
-    analysis = analyzer::analyze_trace(trace_path, reader_options);
-  } catch (const analyzer::TraceError& error) {
-    return fail(trace_path + ": " + error.what());
+  std::optional<analyzer::Analysis> loaded = load_trace(trace_path, loading);
+  if (!loaded) return 2;
+  analyzer::Analysis& analysis = *loaded;
+
+  if (!html_path.empty()) {
+    std::ofstream html(html_path, std::ios::out | std::ios::trunc);
+    if (!html) return fail(html_path + ": cannot write the HTML report");
+    try {
+      analyzer::write_html_report(html, analysis, loading.reader);
+    } catch (const analyzer::TraceError& error) {
+      return fail(trace_path + ": " + error.what());
+    }
+    html.flush();
+    if (!html) return fail(html_path + ": write failed");
+    if (output_path.empty() && !top_given && view == "summary") return 0;
   }
-  if (!analysis.end || analysis.decode.truncated) {
-    std::cerr << "damon-prof: " << trace_path << ": warning: " << analyzer::describe_end(analysis)
-              << "; reporting every complete frame\n";
-  }
+
   std::ofstream file;
   if (!output_path.empty()) {
     file.open(output_path, std::ios::out | std::ios::trunc);
     if (!file) return fail(output_path + ": cannot write the report");
   }
   std::ostream& out = output_path.empty() ? std::cout : file;
-  report_options.color = output_path.empty() && format == "text" && isatty(STDOUT_FILENO) != 0 &&
-                         std::getenv("NO_COLOR") == nullptr;
+  view_options.report.color = output_path.empty() && !json && isatty(STDOUT_FILENO) != 0 &&
+                              std::getenv("NO_COLOR") == nullptr;
+  view_options.json = json;
   try {
     if (view == "regions") {
-      regions_options.color = report_options.color;
-      if (format == "json") {
-        analyzer::write_regions_json(out, analysis, reader_options, regions_options);
+      regions_options.color = view_options.report.color;
+      if (json) {
+        analyzer::write_regions_json(out, analysis, loading.reader, regions_options);
       } else {
-        analyzer::write_regions_text(out, analysis, reader_options, regions_options);
+        analyzer::write_regions_text(out, analysis, loading.reader, regions_options);
       }
-    } else if (format == "json") {
-      analyzer::write_json_report(out, analysis, report_options);
+    } else if (view == "sites") {
+      analyzer::write_sites_view(out, analysis, view_options);
+    } else if (view == "leaks") {
+      analyzer::write_leaks_view(out, analysis, view_options);
+    } else if (view == "timeline") {
+      analyzer::write_timeline_view(out, analysis, view_options);
+    } else if (view == "access-sites") {
+      analyzer::write_access_sites_view(out, analysis, view_options);
+    } else if (json) {
+      analyzer::write_json_report(out, analysis, view_options.report);
     } else {
-      analyzer::write_text_report(out, analysis, report_options);
+      analyzer::write_text_report(out, analysis, view_options.report);
     }
   } catch (const analyzer::TraceError& error) {
     return fail(trace_path + ": " + error.what());
