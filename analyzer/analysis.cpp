@@ -21,14 +21,13 @@ bool is_runtime_module(const std::string& path) {
 class AnalysisConsumer : public TraceConsumer {
  public:
   AnalysisConsumer(Analysis& analysis, const AnalysisOptions& options)
-      : analysis_(analysis), attribution_(options.idle_threshold_ns) {
+      : analysis_(analysis), attribution_(heap_, options.idle_threshold_ns) {
     analysis_.idle_threshold_ns = options.idle_threshold_ns;
   }
 
   void on_process(const ProcessInfo& info) override {
     analysis_.process = info;
     heap_.set_page_size(info.page_size);
-    attribution_.set_page_size(info.page_size);
     analysis_.page_size = info.page_size == 0 ? 4096 : info.page_size;
   }
   void on_module_load(const ModuleInfo& module) override { analysis_.modules.push_back(module); }
@@ -42,10 +41,7 @@ class AnalysisConsumer : public TraceConsumer {
     // The runtime's own threads (writer, monitor) are not the program's.
     if (thread.name.rfind("damon-prof-", 0) != 0) ++analysis_.thread_count;
   }
-  void on_event(const Event& event) override {
-    heap_.apply(event);
-    attribution_.apply(event);
-  }
+  void on_event(const Event& event) override { heap_.apply(event); }
   void on_memory_sample(const MemorySample& sample) override {
     ++analysis_.memory_samples;
     analysis_.peak_rss_bytes = std::max(analysis_.peak_rss_bytes, sample.rss_bytes);
@@ -238,14 +234,20 @@ bool is_allocation_machinery(const std::string& function) {
   return false;
 }
 
+namespace {
+// Merged points keep each series' largest value, so peaks survive any number of merges.
+void keep_largest(TimelinePoint& into, const TimelinePoint& other) {
+  into.rss_bytes = std::max(into.rss_bytes, other.rss_bytes);
+  into.heap_bytes = std::max(into.heap_bytes, other.heap_bytes);
+  into.working_set_bytes = std::max(into.working_set_bytes, other.working_set_bytes);
+  into.monitored_bytes = std::max(into.monitored_bytes, other.monitored_bytes);
+  into.idle_bytes = std::max(into.idle_bytes, other.idle_bytes);
+}
+}  // namespace
+
 void Timeline::add(const TimelinePoint& point) {
   if (pending_ > 0 && pending_ < stride_) {
-    TimelinePoint& last = points_.back();
-    last.rss_bytes = std::max(last.rss_bytes, point.rss_bytes);
-    last.heap_bytes = std::max(last.heap_bytes, point.heap_bytes);
-    last.working_set_bytes = std::max(last.working_set_bytes, point.working_set_bytes);
-    last.monitored_bytes = std::max(last.monitored_bytes, point.monitored_bytes);
-    last.idle_bytes = std::max(last.idle_bytes, point.idle_bytes);
+    keep_largest(points_.back(), point);
     ++pending_;
     return;
   }
@@ -253,12 +255,7 @@ void Timeline::add(const TimelinePoint& point) {
     // Halve the resolution: fold each pair into its first point.
     for (size_t i = 0; i < kMaxPoints / 2; ++i) {
       TimelinePoint merged = points_[2 * i];
-      const TimelinePoint& second = points_[2 * i + 1];
-      merged.rss_bytes = std::max(merged.rss_bytes, second.rss_bytes);
-      merged.heap_bytes = std::max(merged.heap_bytes, second.heap_bytes);
-      merged.working_set_bytes = std::max(merged.working_set_bytes, second.working_set_bytes);
-      merged.monitored_bytes = std::max(merged.monitored_bytes, second.monitored_bytes);
-      merged.idle_bytes = std::max(merged.idle_bytes, second.idle_bytes);
+      keep_largest(merged, points_[2 * i + 1]);
       points_[i] = merged;
     }
     points_.resize(kMaxPoints / 2);

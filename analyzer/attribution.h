@@ -2,17 +2,17 @@
 // allocations live in its regions at that moment, splitting a region's accesses among the blocks
 // in it by overlap. Definitions of every figure: docs/metrics.md.
 //
-// It keeps its own address-ordered index of live blocks and mappings (the heap model's index is
-// by address only, unordered), so its memory grows with live blocks and distinct stacks, never
-// with the trace's length.
+// The live blocks are the heap model's (the same events are not tracked twice): at each snapshot
+// it lists them in address order, and it keeps per block what the monitor has seen of it. Memory
+// grows with live blocks and distinct stacks, never with the trace's length.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <unordered_map>
 #include <vector>
 
+#include "heap_model.h"
 #include "trace_records.h"
 
 namespace dprof::analyzer {
@@ -39,6 +39,12 @@ struct AccessMetrics {
 };
 
 // One site's share of one snapshot (for heatmaps by site).
+// How often a region was seen accessed: the share of the interval's sampling intervals (its
+// chances) in which its sampled page was accessed, a write counting as one when only
+// written_pages says so.
+double sampling_chances(const RegionSnapshot& snapshot);
+double access_frequency(const RegionSnapshot& snapshot, const SnapshotRegion& region);
+
 struct SnapshotShare {
   uint64_t stack_id = 0;
   uint64_t bytes = 0;
@@ -73,10 +79,9 @@ struct AccessSiteCounts {
 
 class AccessAttribution {
  public:
-  explicit AccessAttribution(uint64_t idle_threshold_ns) : idle_threshold_ns_(idle_threshold_ns) {}
+  // `heap` is the model the events go to; it must outlive this.
+  AccessAttribution(HeapModel& heap, uint64_t idle_threshold_ns);
 
-  void set_page_size(uint64_t page_size) { page_size_ = page_size == 0 ? 4096 : page_size; }
-  void apply(const Event& event);
   // `share` (may be empty) hears each stack's part of this snapshot.
   SnapshotTotals on_snapshot(const RegionSnapshot& snapshot,
                              const std::function<void(const SnapshotShare&)>& share = {});
@@ -94,25 +99,12 @@ class AccessAttribution {
   }
 
  private:
-  struct Block {
-    uint64_t end;
-    uint64_t stack_id;
-    uint64_t alloc_time_ns;
-    bool mapping;
-    bool observed;
-    bool touched;
-  };
+  void end_block(uint64_t bytes, uint64_t stack_id, uint8_t seen);
 
-  void end_block(const Block& block, uint64_t start);
-  void remove_range(uint64_t start, uint64_t end, bool account, uint64_t* first_stack,
-                    Block* first_piece);
-
+  HeapModel& heap_;
   uint64_t idle_threshold_ns_;
-  uint64_t page_size_ = 4096;
-  std::map<uint64_t, Block> blocks_;  // by start address; blocks never overlap
+  std::vector<BlockView> live_;  // reused by each snapshot
   std::unordered_map<uint64_t, AccessMetrics> stacks_;
-  std::unordered_map<uint64_t, uint64_t> idle_this_snapshot_;
-  std::unordered_map<uint32_t, Block> remapped_by_thread_;
   std::unordered_map<AccessSiteKey, AccessSiteCounts, AccessSiteKeyHash> access_sites_;
   std::unordered_map<uint64_t, std::vector<uint8_t>> instruction_bytes_;
 };

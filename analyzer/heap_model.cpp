@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+
 #include "damon_prof/trace_format.h"
 
 namespace dprof::analyzer {
@@ -58,8 +60,15 @@ void HeapModel::apply(const Event& event) {
       break;
     case EventKind::kMunmap: {
       uint64_t length = (event.size + page_size_ - 1) / page_size_ * page_size_;
-      uint64_t stack = unmap_range(event.address, event.address + length);
-      if (event.function == DPROF_FN_MREMAP) remapped_stack_by_thread_[event.thread_index] = stack;
+      bool moving = event.function == DPROF_FN_MREMAP;
+      std::optional<Mapping> first = unmap_range(event.address, event.address + length, moving);
+      if (moving) {
+        if (first) {
+          remapped_by_thread_[event.thread_index] = *first;
+        } else {
+          remapped_by_thread_.erase(event.thread_index);  // nothing of ours moves
+        }
+      }
       break;
     }
   }
@@ -71,10 +80,14 @@ void HeapModel::on_alloc(const Event& event) {
     // The free of the old block was never recorded (made after the trace closed, or by a path
     // that bypassed the hooks); the new block replaces it.
     ++totals_.replaced_blocks;
-    remove_live(existing->second.stack_id, existing->second.size, 1);
+    const Block& old = existing->second;
+    remove_live(old.stack_id, old.size, 1);
+    ended(event.address, event.address + old.size, old.stack_id, old.seen);
+    if (old.size >= page_size_) large_blocks_.erase(event.address);
     blocks_.erase(existing);
   }
-  blocks_.emplace(event.address, Block{event.size, event.stack_id});
+  blocks_.emplace(event.address, Block{event.size, event.stack_id, event.time_ns, 0});
+  if (event.size >= page_size_) large_blocks_[event.address] = event.address + event.size;
   StackStats& stats = touch(event.stack_id);
   ++stats.alloc_count;
   stats.alloc_bytes += event.size;
@@ -96,6 +109,8 @@ void HeapModel::on_free(const Event& event) {
   blocks_.erase(found);
   ++totals_.free_count;
   remove_live(block.stack_id, block.size, 1);
+  ended(event.address, event.address + block.size, block.stack_id, block.seen);
+  if (block.size >= page_size_) large_blocks_.erase(event.address);
   // Temporary: freed by the thread that made it, with no allocation on that thread in between.
   // realloc's release of the old block is a move, not the end of a short life.
   auto last = last_alloc_by_thread_.find(event.thread_index);
@@ -110,19 +125,23 @@ void HeapModel::on_free(const Event& event) {
 
 void HeapModel::on_mmap(const Event& event) {
   uint64_t length = (event.size + page_size_ - 1) / page_size_ * page_size_;
-  uint64_t stack_id = event.stack_id;
+  Mapping mapping{event.address + length, event.stack_id, event.time_ns, 0};
   // A mapping placed over others (MAP_FIXED, mremap to a fixed address) replaces them.
-  unmap_range(event.address, event.address + length);
+  unmap_range(event.address, event.address + length, false);
   if (event.function == DPROF_FN_MREMAP) {
-    // Only mappings we tracked are carried over; they keep the stack that created them.
-    auto moved = remapped_stack_by_thread_.find(event.thread_index);
-    if (moved == remapped_stack_by_thread_.end() || moved->second == 0) return;
-    stack_id = moved->second;
-    remapped_stack_by_thread_.erase(moved);
+    // Only mappings we tracked are carried over; they keep the stack that created them, their
+    // age and what the monitor saw of them.
+    auto moved = remapped_by_thread_.find(event.thread_index);
+    if (moved == remapped_by_thread_.end()) return;
+    mapping.stack_id = moved->second.stack_id;
+    mapping.alloc_time_ns = moved->second.alloc_time_ns;
+    mapping.seen = moved->second.seen;
+    remapped_by_thread_.erase(moved);
   } else if ((event.prot & PROT_WRITE) == 0) {
     return;  // reservations and read-only mappings hold no data the program produced
   }
-  mappings_[event.address] = Mapping{event.address + length, stack_id};
+  uint64_t stack_id = mapping.stack_id;
+  mappings_[event.address] = mapping;
   StackStats& stats = touch(stack_id);
   if (event.function != DPROF_FN_MREMAP) {
     ++stats.alloc_count;
@@ -136,8 +155,9 @@ void HeapModel::on_mmap(const Event& event) {
   add_live(stack_id, length, 1, event.time_ns);
 }
 
-uint64_t HeapModel::unmap_range(uint64_t start, uint64_t end) {
-  uint64_t first_stack = 0;
+std::optional<HeapModel::Mapping> HeapModel::unmap_range(uint64_t start, uint64_t end,
+                                                         bool moving) {
+  std::optional<Mapping> first;
   auto it = mappings_.upper_bound(start);
   if (it != mappings_.begin()) --it;
   while (it != mappings_.end() && it->first < end) {
@@ -150,7 +170,8 @@ uint64_t HeapModel::unmap_range(uint64_t start, uint64_t end) {
     it = mappings_.erase(it);
     uint64_t cut_start = map_start > start ? map_start : start;
     uint64_t cut_end = mapping.end < end ? mapping.end : end;
-    if (first_stack == 0) first_stack = mapping.stack_id;
+    if (!first) first = mapping;
+    if (!moving) ended(cut_start, cut_end, mapping.stack_id, mapping.seen);
     bool keeps_head = map_start < cut_start;
     bool keeps_tail = cut_end < mapping.end;
     uint64_t pieces_left = (keeps_head ? 1 : 0) + (keeps_tail ? 1 : 0);
@@ -162,11 +183,45 @@ uint64_t HeapModel::unmap_range(uint64_t start, uint64_t end) {
       ++stats.live_count;
       ++totals_.live_count;
     }
-    if (keeps_head) mappings_[map_start] = Mapping{cut_start, mapping.stack_id};
-    if (keeps_tail) it = mappings_.emplace(cut_end, Mapping{mapping.end, mapping.stack_id}).first;
-    if (keeps_tail) ++it;
+    if (keeps_head) {
+      Mapping head = mapping;
+      head.end = cut_start;
+      mappings_[map_start] = head;
+    }
+    if (keeps_tail) it = std::next(mappings_.emplace(cut_end, mapping).first);
   }
-  return first_stack;
+  return first;
+}
+
+void HeapModel::live_blocks(std::vector<BlockView>& out) {
+  out.clear();
+  out.reserve(blocks_.size() + mappings_.size());
+  for (auto& [start, block] : blocks_) {
+    if (block.size != 0)
+      out.push_back({start, start + block.size, block.stack_id, block.alloc_time_ns, &block.seen});
+  }
+  for (auto& [start, mapping] : mappings_)
+    out.push_back({start, mapping.end, mapping.stack_id, mapping.alloc_time_ns, &mapping.seen});
+  std::sort(out.begin(), out.end(),
+            [](const BlockView& a, const BlockView& b) { return a.start < b.start; });
+}
+
+std::optional<BlockView> HeapModel::large_block_at(uint64_t address) {
+  auto mapping = mappings_.upper_bound(address);
+  if (mapping != mappings_.begin() && std::prev(mapping)->second.end > address) {
+    auto& [start, found] = *std::prev(mapping);
+    return BlockView{start, found.end, found.stack_id, found.alloc_time_ns, &found.seen};
+  }
+  auto large = large_blocks_.upper_bound(address);
+  if (large != large_blocks_.begin() && std::prev(large)->second > address) {
+    auto block = blocks_.find(std::prev(large)->first);
+    if (block != blocks_.end()) {
+      Block& found = block->second;
+      return BlockView{block->first, block->first + found.size, found.stack_id, found.alloc_time_ns,
+                       &found.seen};
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace dprof::analyzer

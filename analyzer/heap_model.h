@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -44,9 +46,39 @@ struct HeapTotals {
   uint64_t last_event_time_ns = 0;
 };
 
+// What the access monitor has seen of a live block (AccessAttribution sets these).
+enum BlockSeen : uint8_t { kBlockObserved = 1, kBlockTouched = 2 };
+
+// A live block or mapping as the access attribution sees it. `seen` points into the model and is
+// valid until the next apply().
+struct BlockView {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  uint64_t stack_id = 0;
+  uint64_t alloc_time_ns = 0;
+  uint8_t* seen = nullptr;
+};
+
+// A block (or the unmapped part of a mapping) that the monitor observed, at the end of its life.
+struct EndedBlock {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  uint64_t stack_id = 0;
+  uint8_t seen = 0;
+};
+
 class HeapModel {
  public:
   void apply(const Event& event);
+
+  // Hears every observed block that ends (freed, replaced, unmapped; not moved by mremap).
+  void set_ended_block_listener(std::function<void(const EndedBlock&)> listener) {
+    ended_block_listener_ = std::move(listener);
+  }
+  // Every live block and mapping, ordered by address (the blocks are sorted on each call).
+  void live_blocks(std::vector<BlockView>& out);
+  // The live mapping, or malloc block of a page or more, that contains `address`.
+  std::optional<BlockView> large_block_at(uint64_t address);
 
   const HeapTotals& totals() const { return totals_; }
   // Per stack id: the stack's bytes live at the moment of the global peak.
@@ -59,10 +91,14 @@ class HeapModel {
   struct Block {
     uint64_t size;
     uint64_t stack_id;
+    uint64_t alloc_time_ns;
+    uint8_t seen;
   };
   struct Mapping {
     uint64_t end;
     uint64_t stack_id;
+    uint64_t alloc_time_ns;
+    uint8_t seen;
   };
 
   StackStats& touch(uint64_t stack_id);
@@ -71,18 +107,24 @@ class HeapModel {
   void on_alloc(const Event& event);
   void on_free(const Event& event);
   void on_mmap(const Event& event);
-  // Removes [start, end) from the tracked mappings; returns the stack of the first piece removed
-  // (0 if none) so an mremap can carry it over.
-  uint64_t unmap_range(uint64_t start, uint64_t end);
+  // Removes [start, end) from the tracked mappings; returns the first piece removed so an mremap
+  // can carry its stack, age and what was seen of it over (`moving`: not the end of its life).
+  std::optional<Mapping> unmap_range(uint64_t start, uint64_t end, bool moving);
+  void ended(uint64_t start, uint64_t end, uint64_t stack_id, uint8_t seen) const {
+    if ((seen & kBlockObserved) != 0 && ended_block_listener_)
+      ended_block_listener_(EndedBlock{start, end, stack_id, seen});
+  }
 
   HeapTotals totals_;
   uint64_t peak_epoch_ = 1;
   uint64_t page_size_ = 4096;
   std::unordered_map<uint64_t, Block> blocks_;
   std::map<uint64_t, Mapping> mappings_;
+  std::map<uint64_t, uint64_t> large_blocks_;  // start -> end of malloc blocks of a page or more
   std::unordered_map<uint64_t, StackStats> stacks_;
   std::unordered_map<uint32_t, uint64_t> last_alloc_by_thread_;
-  std::unordered_map<uint32_t, uint64_t> remapped_stack_by_thread_;
+  std::unordered_map<uint32_t, Mapping> remapped_by_thread_;
+  std::function<void(const EndedBlock&)> ended_block_listener_;
 };
 
 }  // namespace dprof::analyzer

@@ -30,14 +30,6 @@ bool clip(const HeatmapOptions& options, const SnapshotRegion& region, uint64_t&
   return start < end;
 }
 
-double access_frequency(const RegionSnapshot& snapshot, const SnapshotRegion& region) {
-  double chances = snapshot.sampling_ns == 0
-                       ? 1.0
-                       : std::max(1.0, static_cast<double>(snapshot.aggregation_ns) /
-                                           static_cast<double>(snapshot.sampling_ns));
-  return std::min(1.0, static_cast<double>(region.nr_accesses) / chances);
-}
-
 // First pass: the watched ranges (joined), the time span and the most bytes watched at once.
 class Extents : public TraceConsumer {
  public:
@@ -233,10 +225,10 @@ class SitePass : public TraceConsumer {
         row_of_site_(row_of_site),
         grid_(grid),
         columns_(columns),
-        attribution_(analysis.idle_threshold_ns) {
-    attribution_.set_page_size(analysis.page_size);
+        attribution_(heap_, analysis.idle_threshold_ns) {
+    heap_.set_page_size(analysis.page_size);
   }
-  void on_event(const Event& event) override { attribution_.apply(event); }
+  void on_event(const Event& event) override { heap_.apply(event); }
   void on_region_snapshot(const RegionSnapshot& snapshot) override {
     bool wanted = in_time(options_, snapshot);
     size_t column = column_of(snapshot.time_ns, extents_.first_time, extents_.last_time, columns_);
@@ -262,6 +254,7 @@ class SitePass : public TraceConsumer {
   const std::unordered_map<size_t, size_t>& row_of_site_;
   Grid& grid_;
   size_t columns_;
+  HeapModel heap_;
   AccessAttribution attribution_;
 };
 

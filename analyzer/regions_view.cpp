@@ -1,8 +1,6 @@
 #include "regions_view.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <map>
 #include <unordered_map>
 #include <vector>
 
@@ -159,10 +157,7 @@ void write_regions_json(std::ostream& out, Analysis& analysis, ReaderOptions rea
                         const RegionsViewOptions& options) {
   symbolize_sites(analysis);  // allocations name their sites
   JsonWriter json(out);
-  json.begin_object();
-  json.field("schema", "damon-prof-regions");
-  json.field("schema_version", 1u);
-  json.field("trace", analysis.path);
+  begin_view_document(json, "damon-prof-regions", analysis);
   json.key("monitor").begin_array();
   for (const MonitorSettingsInfo& settings : analysis.monitor_settings)
     write_settings(json, settings);
@@ -196,8 +191,9 @@ void write_regions_text(std::ostream& out, Analysis& analysis, ReaderOptions rea
   heatmap_options.columns = std::max<size_t>(8, options.width);
   Heatmap heatmap = build_heatmap(analysis, reader_options, heatmap_options);
   if (heatmap.snapshots != 0) {
-    out << format_count(heatmap.snapshots) << " snapshots, " << format_duration(heatmap.time_from_ns)
-        << " to " << format_duration(heatmap.time_to_ns) << "\n";
+    out << format_count(heatmap.snapshots) << " snapshots, "
+        << format_duration(heatmap.time_from_ns) << " to " << format_duration(heatmap.time_to_ns)
+        << "\n";
   }
   write_heatmap_terminal(out, heatmap, options.color);
 }

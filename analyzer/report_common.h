@@ -46,8 +46,10 @@ const SiteMetric* find_site_metric(std::string_view name);
 std::string metric_names();  // "alloc_bytes, alloc_count, ..." for error messages
 std::string format_metric(const SiteMetric& metric, double value);
 
-// The access-monitor fields of a site, and the working set size distribution (JSON).
-void write_access_fields(JsonWriter& json, const Site& site, const Analysis& analysis);
+// JSON pieces every document shares: the opening (schema, schema_version, trace), a site's
+// allocation and access figures, and the working set size distribution.
+void begin_view_document(JsonWriter& json, const char* schema, const Analysis& analysis);
+void write_site_figures(JsonWriter& json, const Site& site, const Analysis& analysis);
 void write_working_set(JsonWriter& json, const Analysis& analysis);
 
 // The site's short name: its naming frame's function, or module+offset when unsymbolized.

@@ -44,7 +44,14 @@ void write_working_set(JsonWriter& json, const Analysis& analysis) {
   json.end_object();
 }
 
-void write_access_fields(JsonWriter& json, const Site& site, const Analysis& analysis) {
+void write_site_figures(JsonWriter& json, const Site& site, const Analysis& analysis) {
+  json.field("alloc_count", site.alloc_count);
+  json.field("alloc_bytes", site.alloc_bytes);
+  json.field("peak_bytes", site.peak_bytes);
+  json.field("leaked_bytes", site.leaked_bytes);
+  json.field("leaked_count", site.leaked_count);
+  json.field("temporary_count", site.temporary_count);
+  json.field("mmap_count", site.mmap_count);
   const AccessMetrics& access = site.access;
   json.field("hot_byte_seconds", access.hot_byte_seconds);
   json.field("hot_byte_seconds_stderr", access.hot_byte_seconds_stderr());
@@ -60,16 +67,20 @@ void write_access_fields(JsonWriter& json, const Site& site, const Analysis& ana
   json.field("access_samples_written", access.write_samples);
 }
 
+void begin_view_document(JsonWriter& json, const char* schema, const Analysis& analysis) {
+  json.begin_object();
+  json.field("schema", schema);
+  json.field("schema_version", 1u);
+  json.field("trace", analysis.path);
+}
+
 void write_json_report(std::ostream& out, Analysis& analysis, const ReportOptions& options) {
   std::vector<size_t> listed = top_sites(analysis, options.top, [](const Site& site) {
     return site.alloc_count + site.peak_bytes + site.leaked_bytes + 1;
   });
   symbolize_sites(analysis, listed);
   JsonWriter json(out);
-  json.begin_object();
-  json.field("schema", "damon-prof-report");
-  json.field("schema_version", 1u);
-  json.field("trace", analysis.path);
+  begin_view_document(json, "damon-prof-report", analysis);
 
   json.key("trace_info").begin_object();
   json.field("format_version", std::to_string(analysis.decode.version_major) + "." +
@@ -165,14 +176,7 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
     const Site& site = analysis.sites[index];
     json.begin_object();
     json.field("name", site_name(site));
-    json.field("alloc_count", site.alloc_count);
-    json.field("alloc_bytes", site.alloc_bytes);
-    json.field("peak_bytes", site.peak_bytes);
-    json.field("leaked_bytes", site.leaked_bytes);
-    json.field("leaked_count", site.leaked_count);
-    json.field("temporary_count", site.temporary_count);
-    json.field("mmap_count", site.mmap_count);
-    write_access_fields(json, site, analysis);
+    write_site_figures(json, site, analysis);
     json.key("frames").begin_array();
     for (const SiteFrame& frame : site.frames) write_frame(json, frame);
     json.end_array();

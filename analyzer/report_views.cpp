@@ -26,14 +26,7 @@ void write_site_json(JsonWriter& json, const Site& site, size_t index, const Ana
   json.field("index", static_cast<uint64_t>(index));
   json.field("name", site_name(site));
   json.field("location", naming_location(site));
-  json.field("alloc_count", site.alloc_count);
-  json.field("alloc_bytes", site.alloc_bytes);
-  json.field("peak_bytes", site.peak_bytes);
-  json.field("leaked_bytes", site.leaked_bytes);
-  json.field("leaked_count", site.leaked_count);
-  json.field("temporary_count", site.temporary_count);
-  json.field("mmap_count", site.mmap_count);
-  write_access_fields(json, site, analysis);
+  write_site_figures(json, site, analysis);
   json.key("stack").begin_array();
   for (const SiteFrame& frame : site.frames) {
     json.value((frame.function.empty() ? module_and_offset(frame) : frame.function) + "  " +
@@ -58,10 +51,7 @@ void write_sites_view(std::ostream& out, Analysis& analysis, const ViewOptions& 
   symbolize_sites(analysis, order);
   if (options.json) {
     JsonWriter json(out);
-    json.begin_object();
-    json.field("schema", "damon-prof-sites");
-    json.field("schema_version", 1u);
-    json.field("trace", analysis.path);
+    begin_view_document(json, "damon-prof-sites", analysis);
     json.field("sort", sort.name);
     json.field("site_count", static_cast<uint64_t>(analysis.sites.size()));
     json.key("sites").begin_array();
@@ -118,10 +108,7 @@ void write_leaks_view(std::ostream& out, Analysis& analysis, const ViewOptions& 
   bool complete = analysis.end.has_value() && !analysis.decode.truncated;
   if (options.json) {
     JsonWriter json(out);
-    json.begin_object();
-    json.field("schema", "damon-prof-leaks");
-    json.field("schema_version", 1u);
-    json.field("trace", analysis.path);
+    begin_view_document(json, "damon-prof-leaks", analysis);
     // Without an end record, "leaked" means "live when the trace stops".
     json.field("complete", complete);
     json.field("leaked_bytes", totals.live_bytes);
@@ -164,10 +151,7 @@ void write_timeline_view(std::ostream& out, Analysis& analysis, const ViewOption
   const LogHistogram& sizes = analysis.working_set;
   if (options.json) {
     JsonWriter json(out);
-    json.begin_object();
-    json.field("schema", "damon-prof-timeline");
-    json.field("schema_version", 1u);
-    json.field("trace", analysis.path);
+    begin_view_document(json, "damon-prof-timeline", analysis);
     write_working_set(json, analysis);
     json.key("points").begin_array();
     for (const TimelinePoint& point : points) {
@@ -277,10 +261,7 @@ void write_access_sites_view(std::ostream& out, Analysis& analysis, const ViewOp
   };
   if (options.json) {
     JsonWriter json(out);
-    json.begin_object();
-    json.field("schema", "damon-prof-access-sites");
-    json.field("schema_version", 1u);
-    json.field("trace", analysis.path);
+    begin_view_document(json, "damon-prof-access-sites", analysis);
     json.field("reads", analysis.access_sample_reads);
     json.field("writes", analysis.access_sample_writes);
     json.key("functions").begin_array();

@@ -64,10 +64,11 @@ SnapshotRegion region(uint64_t start, uint64_t end, uint64_t nr_accesses, uint64
 }  // namespace
 
 TEST(Attribution, SplitsARegionAmongItsBlocksByOverlap) {
-  AccessAttribution attribution(kSecond);
-  attribution.apply(alloc(0, 0x10000, 2048, 1));
-  attribution.apply(alloc(0, 0x10800, 6144, 2));
-  attribution.apply(alloc(0, 0x20000, 4096, 3));  // outside every region
+  HeapModel heap;
+  AccessAttribution attribution(heap, kSecond);
+  heap.apply(alloc(0, 0x10000, 2048, 1));
+  heap.apply(alloc(0, 0x10800, 6144, 2));
+  heap.apply(alloc(0, 0x20000, 4096, 3));  // outside every region
   SnapshotTotals totals =
       attribution.on_snapshot(snapshot(kSecond, {region(0x10000, 0x12000, 10)}));
   EXPECT_EQ(totals.monitored_bytes, 8192u);
@@ -86,17 +87,19 @@ TEST(Attribution, SplitsARegionAmongItsBlocksByOverlap) {
 }
 
 TEST(Attribution, ABlockCountsOnlyForTheTimeItLived) {
-  AccessAttribution attribution(kSecond);
-  attribution.apply(alloc(kSecond / 2, 0x10000, 4096, 1));  // half of the interval
+  HeapModel heap;
+  AccessAttribution attribution(heap, kSecond);
+  heap.apply(alloc(kSecond / 2, 0x10000, 4096, 1));  // half of the interval
   attribution.on_snapshot(snapshot(kSecond, {region(0x10000, 0x11000, 10)}));
   EXPECT_DOUBLE_EQ(attribution.stacks().at(1).hot_byte_seconds, 2048.0);
 }
 
 TEST(Attribution, IdleNeedsTheRegionAndTheBlockIdleForTheThreshold) {
-  AccessAttribution attribution(kSecond);
-  attribution.apply(alloc(0, 0x10000, 4096, 1));
-  attribution.apply(alloc(0, 0x20000, 4096, 2));
-  attribution.apply(alloc(9 * kSecond / 2, 0x30000, 4096, 3));  // young block in an old idle region
+  HeapModel heap;
+  AccessAttribution attribution(heap, kSecond);
+  heap.apply(alloc(0, 0x10000, 4096, 1));
+  heap.apply(alloc(0, 0x20000, 4096, 2));
+  heap.apply(alloc(9 * kSecond / 2, 0x30000, 4096, 3));  // young block in an old idle region
   // Region ages count aggregation intervals after the first: age 0 is one interval (1 s) idle.
   SnapshotTotals totals = attribution.on_snapshot(
       snapshot(5 * kSecond, {region(0x10000, 0x11000, 0, 4), region(0x20000, 0x21000, 3, 4),
@@ -108,23 +111,25 @@ TEST(Attribution, IdleNeedsTheRegionAndTheBlockIdleForTheThreshold) {
   EXPECT_EQ(stacks.at(2).idle_bytes_peak, 0u);
   EXPECT_EQ(stacks.at(3).idle_bytes_peak, 0u);  // lived half a second: not idle for a second yet
 
-  AccessAttribution stricter(3 * kSecond);
-  stricter.apply(alloc(0, 0x10000, 4096, 1));
+  HeapModel stricter_heap;
+  AccessAttribution stricter(stricter_heap, 3 * kSecond);
+  stricter_heap.apply(alloc(0, 0x10000, 4096, 1));
   stricter.on_snapshot(snapshot(5 * kSecond, {region(0x10000, 0x11000, 0, 1)}));  // 2 s idle
   EXPECT_EQ(stricter.stacks().at(1).idle_bytes_peak, 0u);
 }
 
 TEST(Attribution, NeverTouchedCountsObservedBlocksWithNoAccess) {
-  AccessAttribution attribution(kSecond);
-  attribution.apply(alloc(0, 0x10000, 4096, 1));  // observed, never accessed
-  attribution.apply(alloc(0, 0x20000, 4096, 2));  // observed, accessed once
-  attribution.apply(alloc(0, 0x30000, 100, 3));   // freed before any snapshot: unknown
-  attribution.apply(release(10, 0x30000));
+  HeapModel heap;
+  AccessAttribution attribution(heap, kSecond);
+  heap.apply(alloc(0, 0x10000, 4096, 1));  // observed, never accessed
+  heap.apply(alloc(0, 0x20000, 4096, 2));  // observed, accessed once
+  heap.apply(alloc(0, 0x30000, 100, 3));   // freed before any snapshot: unknown
+  heap.apply(release(10, 0x30000));
   attribution.on_snapshot(
       snapshot(kSecond, {region(0x10000, 0x11000, 0), region(0x20000, 0x21000, 0)}));
   attribution.on_snapshot(
       snapshot(2 * kSecond, {region(0x10000, 0x11000, 0), region(0x20000, 0x21000, 1)}));
-  attribution.apply(release(3 * kSecond, 0x10000));
+  heap.apply(release(3 * kSecond, 0x10000));
   attribution.finish();  // 0x20000 still live at the end
   const auto& stacks = attribution.stacks();
   EXPECT_EQ(stacks.at(1).never_touched_bytes, 4096u);
@@ -135,8 +140,9 @@ TEST(Attribution, NeverTouchedCountsObservedBlocksWithNoAccess) {
 }
 
 TEST(Attribution, AccessSamplesTouchTheirBlockAndNameTheInstruction) {
-  AccessAttribution attribution(kSecond);
-  attribution.apply(alloc(0, 0x10000, 3 * 4096, 7));
+  HeapModel heap;
+  AccessAttribution attribution(heap, kSecond);
+  heap.apply(alloc(0, 0x10000, 3 * 4096, 7));
   attribution.on_snapshot(snapshot(kSecond, {region(0x10000, 0x13000, 0)}));
   AccessSample sample;
   sample.time_ns = kSecond + 1;
@@ -157,17 +163,18 @@ TEST(Attribution, AccessSamplesTouchTheirBlockAndNameTheInstruction) {
 }
 
 TEST(Attribution, MappingsSplitOnPartialUnmapAndKeepWhatWasSeenWhenMoved) {
-  AccessAttribution attribution(kSecond);
-  attribution.apply(mapping(EventKind::kMmap, 0, 0x100000, 4 * 4096, 5, DPROF_FN_MMAP));
+  HeapModel heap;
+  AccessAttribution attribution(heap, kSecond);
+  heap.apply(mapping(EventKind::kMmap, 0, 0x100000, 4 * 4096, 5, DPROF_FN_MMAP));
   attribution.on_snapshot(snapshot(kSecond, {region(0x100000, 0x104000, 10)}));
   // The middle two pages go; the ends stay, still touched.
-  attribution.apply(
-      mapping(EventKind::kMunmap, kSecond + 1, 0x101000, 2 * 4096, 0, DPROF_FN_MUNMAP));
+  heap.apply(mapping(EventKind::kMunmap, kSecond + 1, 0x101000, 2 * 4096, 0, DPROF_FN_MUNMAP));
   // The head moves elsewhere.
-  attribution.apply(mapping(EventKind::kMunmap, kSecond + 2, 0x100000, 4096, 0, DPROF_FN_MREMAP));
-  attribution.apply(mapping(EventKind::kMmap, kSecond + 2, 0x500000, 4096, 0, DPROF_FN_MREMAP));
+  heap.apply(mapping(EventKind::kMunmap, kSecond + 2, 0x100000, 4096, 0, DPROF_FN_MREMAP));
+  heap.apply(mapping(EventKind::kMmap, kSecond + 2, 0x500000, 4096, 0, DPROF_FN_MREMAP));
+  // Regions come in address order, as the trace encodes them.
   attribution.on_snapshot(
-      snapshot(2 * kSecond, {region(0x500000, 0x501000, 10), region(0x101000, 0x104000, 10)}));
+      snapshot(2 * kSecond, {region(0x101000, 0x104000, 10), region(0x500000, 0x501000, 10)}));
   const auto& stacks = attribution.stacks();
   // Snapshot 2 saw the moved head (4 KiB) and the tail (4 KiB) of stack 5, not the unmapped middle.
   EXPECT_DOUBLE_EQ(stacks.at(5).hot_byte_seconds, 4 * 4096.0 + 2 * 4096.0);
