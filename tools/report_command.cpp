@@ -129,7 +129,8 @@ int report_command(const std::vector<std::string>& arguments) {
     }
     html.flush();
     if (!html) return fail(html_path + ": write failed");
-    if (output_path.empty() && !top_given && view == "summary") return 0;
+    // The page is the output; a text or JSON report too only when -o names where it goes.
+    if (output_path.empty()) return 0;
   }
 
   std::ofstream file;
