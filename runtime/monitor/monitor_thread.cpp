@@ -66,6 +66,11 @@ uint32_t g_stop_word = 0;  // futex: set to 1 to stop the thread
 std::atomic<bool> g_thread_done{false};
 std::atomic<uint64_t> g_mapping_changes{0};
 
+// brk(0) changes nothing and returns the current break.
+uint64_t current_program_break() {
+  return static_cast<uint64_t>(syscall(SYS_brk, 0));
+}
+
 uint64_t thread_cpu_ns() {
   timespec now;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
@@ -277,6 +282,10 @@ void* monitor_main(void*) {
   if (g_monitor.reads != nullptr) {
     g_monitor.read_fault_cost_ns = g_monitor.reads->measure_fault_cost_ns();
   }
+  // Read before the first refresh: a mapping the program makes while /proc/self/maps is being
+  // read must still count as new, or it would wait for the periodic update (a second or more).
+  uint64_t changes_seen = g_mapping_changes.load(std::memory_order_relaxed);
+  uint64_t break_seen = current_program_break();
   refresh_targets();
   if (g_monitor.uffd != nullptr && g_monitor.core->total_bytes() > kExactModeLargestStart) {
     // Exact write tracking walks and re-protects all of it every sampling interval: with this
@@ -291,7 +300,6 @@ void* monitor_main(void*) {
   uint64_t cpu_at_start = thread_cpu_ns();
   uint64_t write_faults = 0;
   uint64_t read_faults = 0;
-  uint64_t changes_seen = g_mapping_changes.load(std::memory_order_relaxed);
   uint64_t last_refresh = now;
   while (!stop_requested()) {
     MonitorCore& core = *g_monitor.core;
@@ -328,11 +336,14 @@ void* monitor_main(void*) {
       aggregation_start = now;
     }
     uint64_t changes = g_mapping_changes.load(std::memory_order_relaxed);
+    // malloc grows the main heap with brk from inside the C library, where no hook sees it.
+    uint64_t program_break = current_program_break();
     // New mappings are picked up at once, but at most every other sampling interval.
-    bool mappings_moved =
-        changes != changes_seen && now - last_refresh >= 2 * g_monitor.sampling_ns;
+    bool mappings_moved = (changes != changes_seen || program_break != break_seen) &&
+                          now - last_refresh >= 2 * g_monitor.sampling_ns;
     if (now >= next_update || mappings_moved) {
       changes_seen = changes;
+      break_seen = program_break;
       refresh_targets();
       last_refresh = now;
       next_update = now + g_monitor.settings.update_ns;
