@@ -19,7 +19,7 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(chromium chromium-driver python3)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(heaptrack bc python3)
+  packages+=(heaptrack bc python3 time)
 fi
 
 missing=()
