@@ -86,7 +86,7 @@ JsonWriter& JsonWriter::value(double number) {
     out_ << "null";
   } else {
     char buffer[32];
-    std::snprintf(buffer, sizeof(buffer), "%.6g", number);
+    std::snprintf(buffer, sizeof(buffer), "%.15g", number);
     out_ << buffer;
   }
   return *this;

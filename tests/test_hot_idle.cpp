@@ -263,6 +263,27 @@ TEST_F(HotIdle, HtmlReportIsSelfContainedAndEscaped) {
   EXPECT_NE(html.find("(anonymous namespace)::make_hot_table"), std::string::npos);
 }
 
+// check limits the access figures too: never-touched bytes and idle ratios, per site.
+TEST_F(HotIdle, CheckLimitsNeverTouchedAndIdleRatio) {
+  CommandResult result = cli({"check", trace_, "--format", "json", "--max-never-touched", "1MiB",
+                              "--site", "make_hot_table", "max-idle-ratio=100%", "--site",
+                              "make_idle_cache", "max-idle-ratio=100%"});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  auto document = nlohmann::json::parse(result.out);
+  ASSERT_EQ(document["limits"].size(), 3u);
+  const auto& untouched = document["limits"][0];
+  EXPECT_EQ(untouched["status"], "fail");
+  EXPECT_GE(untouched["actual"].get<double>(), 16.0 * kMiB);
+  EXPECT_NE(
+      untouched["responsible_sites"][0]["site"].get<std::string>().find("make_untouched_pool"),
+      std::string::npos)
+      << untouched;
+  double hot_ratio = document["limits"][1]["actual"];
+  double idle_ratio = document["limits"][2]["actual"];
+  EXPECT_LT(hot_ratio, 0.1);
+  EXPECT_GT(idle_ratio, hot_ratio + 0.1);
+}
+
 // Access sites come from the read sampler: the generator's one reading instruction, decoded,
 // named by its function and line, and joined to the allocation site whose memory it read.
 TEST(AccessSites, InstructionsAreDecodedAndJoinedToTheMemoryTheyTouched) {

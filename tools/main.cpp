@@ -19,6 +19,9 @@ const char kUsage[] =
     "       damon-prof flamegraph TRACE [--weight METRIC] [-o OUT.svg] [--folded]\n"
     "       damon-prof heatmap TRACE [--by address|site|temperature] [--footprint]\n"
     "                         [-o OUT.png|OUT.svg] [--time-range A:B] [--address-range X-Y]\n"
+    "       damon-prof check TRACE [--max-peak SIZE] [--max-rss SIZE] [--max-leaked SIZE] ...\n"
+    "                         [--site PATTERN LIMITS] [--limits FILE] [--baseline BASE.dprof\n"
+    "                         --max-growth 5%|SIZE] [--junit OUT.xml] [--markdown OUT.md]\n"
     "       damon-prof help | --version\n"
     "\n"
     "record (the default verb) runs PROGRAM with the damon-prof runtime preloaded, writes\n"
@@ -59,7 +62,20 @@ const char kUsage[] =
     "\n"
     "heatmap shows accesses over time by address (gaps removed), by allocation site (--top N)\n"
     "or by temperature; on the terminal, or to .png/.svg with -o. --footprint plots RSS, heap,\n"
-    "working set and idle memory instead. --rows N, --columns N set the grid.\n";
+    "working set and idle memory instead. --rows N, --columns N set the grid.\n"
+    "\n"
+    "check fails (exit status 1, one line per violation naming the sites responsible) when the\n"
+    "trace breaks a limit; 0 when all hold, 2 when one cannot be checked or on bad input.\n"
+    "  --max-peak SIZE        peak heap         --max-rss SIZE       peak RSS\n"
+    "  --max-leaked SIZE      bytes leaked      --max-leaked-count N blocks leaked\n"
+    "  --max-idle-ratio P     idle share of the monitored heap's byte-seconds (30% or 0.3)\n"
+    "  --max-never-touched SIZE   --max-allocated SIZE   --max-allocs N\n"
+    "  --site PATTERN LIMITS  limits on the sites whose stack has a function matching the\n"
+    "                         glob PATTERN: --site 'Parser::*' max-peak=64MiB,max-leaked=0\n"
+    "  --baseline BASE.dprof  compare with another trace: --max-growth 5% (peak heap and\n"
+    "                         RSS) or an amount; --max-X-growth for any limit X above\n"
+    "  --limits FILE          limits kept in a file (docs/ci.md); --junit OUT.xml,\n"
+    "                         --markdown OUT.md, --format json for CI\n";
 
 }  // namespace
 
@@ -86,6 +102,9 @@ int main(int argc, char** argv) {
   }
   if (verb == "heatmap") {
     return dprof::tools::heatmap_command({arguments.begin() + 1, arguments.end()});
+  }
+  if (verb == "check") {
+    return dprof::tools::check_command({arguments.begin() + 1, arguments.end()});
   }
   if (verb == "record") {
     return dprof::tools::record_command({arguments.begin() + 1, arguments.end()});
