@@ -72,6 +72,35 @@ std::string colour(const SiteMetric& metric, const std::string& name) {
   return text;
 }
 
+// A differential frame: white when unchanged, deepening to red as it grew and to blue as it
+// shrank, relative to the larger of its two weights.
+std::string difference_colour(const FlameNode& node) {
+  double before = *node.baseline;
+  double larger = std::max(before, node.weight);
+  double change = larger <= 0 ? 0 : (node.weight - before) / larger;
+  int fade = static_cast<int>(std::lround(200 * (1 - std::fabs(change))));
+  char text[48];
+  if (change >= 0) {
+    std::snprintf(text, sizeof(text), "rgb(255,%d,%d)", 55 + fade, 55 + fade);
+  } else {
+    std::snprintf(text, sizeof(text), "rgb(%d,%d,255)", 55 + fade, 55 + fade);
+  }
+  return text;
+}
+
+std::string change_text(const SiteMetric& metric, const FlameNode& node) {
+  double before = *node.baseline;
+  double delta = node.weight - before;
+  std::string text = ", was " + format_metric(metric, before) + " (" + (delta < 0 ? "-" : "+") +
+                     format_metric(metric, std::fabs(delta));
+  if (before > 0) {
+    char percent[32];
+    std::snprintf(percent, sizeof(percent), ", %+.1f%%", delta / before * 100.0);
+    text += percent;
+  }
+  return text + ")";
+}
+
 void write_frames(std::ostream& out, const FlameNode& node, const SiteMetric& metric, double total,
                   double x, size_t depth, size_t rows) {
   double width = total <= 0 ? 0 : node.weight / total * kWidth;
@@ -81,7 +110,8 @@ void write_frames(std::ostream& out, const FlameNode& node, const SiteMetric& me
   char share_text[16];
   std::snprintf(share_text, sizeof(share_text), "%.2f%%", share);
   std::string details = node.name + (node.location.empty() ? "" : " (" + node.location + ")") +
-                        " — " + format_metric(metric, node.weight) + ", " + share_text;
+                        " — " + format_metric(metric, node.weight) + ", " + share_text +
+                        (node.baseline ? change_text(metric, node) : "");
   char geometry[160];
   std::snprintf(geometry, sizeof(geometry),
                 "<g class=\"f\" data-x=\"%.6f\" data-w=\"%.6f\" data-d=\"%zu\">", x / kWidth,
@@ -90,7 +120,8 @@ void write_frames(std::ostream& out, const FlameNode& node, const SiteMetric& me
   std::snprintf(geometry, sizeof(geometry),
                 "<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" rx=\"2\" fill=\"", x, y,
                 width, kRowHeight - 1);
-  out << geometry << colour(metric, node.name) << "\"/>";
+  out << geometry << (node.baseline ? difference_colour(node) : colour(metric, node.name))
+      << "\"/>";
   // Text that fits (about 7 px per character); the script redoes this after a zoom.
   size_t fits = width > 20 ? static_cast<size_t>((width - 6) / 7) : 0;
   std::string label = node.name.size() <= fits ? node.name
@@ -139,6 +170,24 @@ void write_body(std::ostream& out, const FlameNode& root, const SiteMetric& metr
 }
 
 }  // namespace
+
+void set_baseline_weights(FlameNode& current, const FlameNode& baseline) {
+  current.baseline = baseline.weight;
+  for (FlameNode& child : current.children) {
+    const FlameNode* match = nullptr;
+    for (const FlameNode& old : baseline.children) {
+      if (old.name == child.name) {
+        match = &old;
+        break;
+      }
+    }
+    if (match != nullptr) {
+      set_baseline_weights(child, *match);
+    } else {
+      set_baseline_weights(child, FlameNode{});
+    }
+  }
+}
 
 std::string xml_escape(const std::string& text) {
   std::string escaped;

@@ -3,6 +3,7 @@
 // SVG (hover for details, click to zoom, search) that also renders without its script.
 #pragma once
 
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -15,12 +16,19 @@ struct FlameNode {
   std::string name;
   std::string location;  // file:line or module+offset of the frame
   double weight = 0;
+  // A differential graph: the same frame's weight in an older trace (set_baseline_weights).
+  std::optional<double> baseline;
   std::vector<FlameNode> children;
 };
 
 // The tree of every site's stack, outermost frame first, down to the frame that names the site
 // (the allocation machinery above it is left out), weighted by `metric`.
 FlameNode build_flame_tree(Analysis& analysis, const SiteMetric& metric);
+
+// Makes `current` a differential graph: each frame gets the weight of the frame at the same path
+// (by function name) in `baseline`, 0 where there was none. Frames are drawn at their current
+// width, red where they grew and blue where they shrank.
+void set_baseline_weights(FlameNode& current, const FlameNode& baseline);
 
 // "main;parse;make_table 4096" lines (weights rounded to whole units).
 void write_folded(std::ostream& out, Analysis& analysis, const SiteMetric& metric);

@@ -195,6 +195,16 @@ std::string growth_percent(double before, double after) {
 
 }  // namespace
 
+std::optional<double> program_quantity(Quantity quantity, const Analysis& analysis,
+                                       std::string* why) {
+  Limit limit;
+  limit.quantity = quantity;
+  std::string error;
+  auto value = measure(limit, analysis, all_sites(analysis), "the", &error);
+  if (!value && why != nullptr) *why = error;
+  return value;
+}
+
 double site_quantity(Quantity quantity, const Analysis& analysis,
                      const std::vector<size_t>* sites) {
   std::vector<size_t> every;

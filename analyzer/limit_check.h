@@ -38,6 +38,11 @@ struct LimitResult {
 std::vector<LimitResult> check_limits(const std::vector<Limit>& limits, const Analysis& analysis,
                                       const Analysis* baseline);
 
+// The whole program's quantity, or nullopt with `why` when the trace cannot tell it (no RSS
+// samples, no access data, no end record for leaks).
+std::optional<double> program_quantity(Quantity quantity, const Analysis& analysis,
+                                       std::string* why);
+
 // The quantity summed over the given sites (all sites when `sites` is null).
 double site_quantity(Quantity quantity, const Analysis& analysis, const std::vector<size_t>* sites);
 

@@ -1,5 +1,6 @@
-// damon-prof check end to end: the footprint program's known heap use against absolute, per-site
-// and baseline limits, from options and from a limits file, with JUnit, Markdown and JSON output.
+// damon-prof check and diff end to end: the footprint program's known heap use against absolute,
+// per-site and baseline limits, from options and from a limits file, with JUnit, Markdown and JSON
+// output; and two of its traces compared site by site.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -13,7 +14,7 @@ namespace {
 
 // Two recordings of the footprint program: the baseline holds 1 MiB of parser blocks and a
 // 2 MiB cache and leaks 16 KiB; the current run's cache is 2.5 MiB.
-class Check : public ::testing::Test {
+class FootprintTraces : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     directory_ = new TempDir();
@@ -22,16 +23,23 @@ class Check : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete directory_; }
 
-  static std::string record(const std::string& name, const std::string& cache_kib) {
+  static std::string record(const std::string& name, const std::string& cache_kib,
+                            const std::string& leak_kib = "16",
+                            const std::string& parser_kib = "1024") {
     std::string trace = directory_->file(name);
-    CommandResult result = run_command({damon_prof_binary(), "-q", "-o", trace, "--backend", "none",
-                                        test_program("footprint"), "1024", cache_kib, "16"});
+    CommandResult result =
+        run_command({damon_prof_binary(), "-q", "-o", trace, "--backend", "none",
+                     test_program("footprint"), parser_kib, cache_kib, leak_kib});
     EXPECT_EQ(result.exit_code, 0) << result.err;
     return trace;
   }
 
   static CommandResult check(std::vector<std::string> arguments) {
     arguments.insert(arguments.begin(), {damon_prof_binary(), "check"});
+    return run_command(arguments);
+  }
+  static CommandResult diff(std::vector<std::string> arguments) {
+    arguments.insert(arguments.begin(), {damon_prof_binary(), "diff"});
     return run_command(arguments);
   }
 
@@ -51,6 +59,9 @@ class Check : public ::testing::Test {
   static inline std::string baseline_;
   static inline std::string current_;
 };
+
+class Check : public FootprintTraces {};
+class Diff : public FootprintTraces {};
 
 TEST_F(Check, LimitsThatHoldExitZero) {
   CommandResult result =
@@ -214,6 +225,81 @@ TEST_F(Check, BadInputIsAOneLineErrorWithStatusTwo) {
     CommandResult result = check(one.arguments);
     EXPECT_EQ(result.exit_code, 2) << one.message << "\n" << result.out;
     EXPECT_NE(result.err.find(one.message), std::string::npos) << result.err;
+    EXPECT_EQ(lines_with(result.err, "damon-prof: "), 1) << result.err;
+  }
+}
+
+TEST_F(Diff, TotalsAndTheSitesThatChangedMost) {
+  CommandResult result = diff({baseline_, current_});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("damon-prof diff " + baseline_ + " -> " + current_), std::string::npos);
+  size_t peak = result.out.find("  peak heap ");
+  ASSERT_NE(peak, std::string::npos) << result.out;
+  std::string peak_line = result.out.substr(peak, result.out.find('\n', peak) - peak);
+  EXPECT_NE(peak_line.find("+512 KiB (+16."), std::string::npos) << peak_line;
+  // Only the cache changed: it is the one changed site, and the others are not listed.
+  EXPECT_NE(result.out.find("(1 of 1 changed sites"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("+512 KiB      2.00 MiB → 2.50 MiB       +25.0%   app::Cache::fill"),
+            std::string::npos)
+      << result.out;
+  EXPECT_EQ(result.out.find("Parser::read_block"), std::string::npos) << result.out;
+}
+
+TEST_F(Diff, JsonHasEveryMetricOfEverySite) {
+  CommandResult result = diff({baseline_, current_, "--format", "json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto document = nlohmann::json::parse(result.out);
+  EXPECT_EQ(document["schema"], "damon-prof-diff");
+  EXPECT_EQ(document["totals"]["peak"]["delta"], 512.0 * 1024);
+  EXPECT_EQ(document["totals"]["leaked"]["delta"], 0);
+  ASSERT_GE(document["sites"].size(), 3u);
+  const auto& first = document["sites"][0];
+  EXPECT_NE(first["name"].get<std::string>().find("app::Cache::fill"), std::string::npos);
+  EXPECT_EQ(first["status"], "both");
+  EXPECT_EQ(first["metrics"]["peak_bytes"]["before"], 2048.0 * 1024);
+  EXPECT_EQ(first["metrics"]["peak_bytes"]["after"], 2560.0 * 1024);
+  EXPECT_EQ(first["metrics"]["alloc_count"]["delta"], 0);
+  EXPECT_TRUE(first["metrics"].contains("hot_byte_seconds"));
+  EXPECT_NE(first["stack"][0].get<std::string>().find("footprint.cpp:"), std::string::npos);
+}
+
+TEST_F(Diff, NewAndGoneSites) {
+  std::string no_leak = record("no_leak.dprof", "2048", "0");
+  CommandResult fixed = diff({baseline_, no_leak, "--sort", "leaked"});
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
+  EXPECT_NE(fixed.out.find("gone -16.0 KiB"), std::string::npos) << fixed.out;
+  EXPECT_NE(fixed.out.find("leak_config"), std::string::npos) << fixed.out;
+  CommandResult regressed = diff({no_leak, baseline_, "--sort", "leaks"});
+  EXPECT_NE(regressed.out.find("new  +1 "), std::string::npos) << regressed.out;
+}
+
+TEST_F(Diff, DifferentialFlamegraphColoursGrowthAndShrinkage) {
+  std::string smaller_parser = record("small_parser.dprof", "2560", "16", "512");
+  std::string svg_path = directory_->file("diff.svg");
+  CommandResult result = diff({baseline_, smaller_parser, "--flamegraph", svg_path});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::string svg = read_file(svg_path);
+  size_t cache = svg.find("was 2.00 MiB (+512 KiB, +25.0%)");
+  size_t parser = svg.find("was 1.00 MiB (-512 KiB, -50.0%)");
+  ASSERT_NE(cache, std::string::npos) << svg.substr(0, 4000);
+  ASSERT_NE(parser, std::string::npos);
+  // Grown frames are red (full red channel), shrunk ones blue (full blue channel).
+  auto fill_after = [&](size_t position) {
+    size_t fill = svg.find("fill=\"", position);
+    return svg.substr(fill + 6, svg.find('"', fill + 6) - fill - 6);
+  };
+  EXPECT_EQ(fill_after(cache).rfind("rgb(255,", 0), 0u) << fill_after(cache);
+  EXPECT_NE(fill_after(parser).find(",255)"), std::string::npos) << fill_after(parser);
+}
+
+TEST_F(Diff, BadInputIsAOneLineErrorWithStatusTwo) {
+  for (const auto& arguments :
+       std::vector<std::vector<std::string>>{{baseline_},
+                                             {baseline_, current_, "--sort", "colour"},
+                                             {baseline_, directory_->file("none.dprof")},
+                                             {baseline_, current_, current_}}) {
+    CommandResult result = diff(arguments);
+    EXPECT_EQ(result.exit_code, 2) << result.out;
     EXPECT_EQ(lines_with(result.err, "damon-prof: "), 1) << result.err;
   }
 }

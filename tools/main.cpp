@@ -22,6 +22,8 @@ const char kUsage[] =
     "       damon-prof check TRACE [--max-peak SIZE] [--max-rss SIZE] [--max-leaked SIZE] ...\n"
     "                         [--site PATTERN LIMITS] [--limits FILE] [--baseline BASE.dprof\n"
     "                         --max-growth 5%|SIZE] [--junit OUT.xml] [--markdown OUT.md]\n"
+    "       damon-prof diff BEFORE AFTER [--sort METRIC] [--top N] [--format text|json]\n"
+    "                         [--flamegraph OUT.svg]\n"
     "       damon-prof help | --version\n"
     "\n"
     "record (the default verb) runs PROGRAM with the damon-prof runtime preloaded, writes\n"
@@ -75,7 +77,12 @@ const char kUsage[] =
     "  --baseline BASE.dprof  compare with another trace: --max-growth 5% (peak heap and\n"
     "                         RSS) or an amount; --max-X-growth for any limit X above\n"
     "  --limits FILE          limits kept in a file (docs/ci.md); --junit OUT.xml,\n"
-    "                         --markdown OUT.md, --format json for CI\n";
+    "                         --markdown OUT.md, --format json for CI\n"
+    "\n"
+    "diff compares two traces of the same program: the whole-program figures, then the sites\n"
+    "whose METRIC changed most (--sort, default peak; sites matched by the functions on their\n"
+    "stacks); --flamegraph OUT.svg draws AFTER's stacks coloured by the change (red grew, blue\n"
+    "shrank) instead of printing the table.\n";
 
 }  // namespace
 
@@ -105,6 +112,9 @@ int main(int argc, char** argv) {
   }
   if (verb == "check") {
     return dprof::tools::check_command({arguments.begin() + 1, arguments.end()});
+  }
+  if (verb == "diff") {
+    return dprof::tools::diff_command({arguments.begin() + 1, arguments.end()});
   }
   if (verb == "record") {
     return dprof::tools::record_command({arguments.begin() + 1, arguments.end()});
