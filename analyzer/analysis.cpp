@@ -109,6 +109,7 @@ class AnalysisConsumer : public TraceConsumer {
       site.alloc_count += stats.alloc_count;
       site.alloc_bytes += stats.alloc_bytes;
       site.peak_bytes += heap_.bytes_at_peak(stats);
+      site.peak_count += heap_.blocks_at_peak(stats);
       site.leaked_bytes += stats.live_bytes;
       site.leaked_count += stats.live_count;
       site.temporary_count += stats.temporary_count;

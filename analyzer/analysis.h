@@ -34,6 +34,7 @@ struct Site {
   uint64_t alloc_count = 0;
   uint64_t alloc_bytes = 0;
   uint64_t peak_bytes = 0;  // live at the moment of the global peak
+  uint64_t peak_count = 0;  // blocks live then
   uint64_t leaked_bytes = 0;
   uint64_t leaked_count = 0;
   uint64_t temporary_count = 0;

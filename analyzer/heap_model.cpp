@@ -15,6 +15,7 @@ StackStats& HeapModel::touch(uint64_t stack_id) {
   StackStats& stats = stacks_[stack_id];
   if (stats.peak_epoch != peak_epoch_) {
     stats.peak_snapshot = stats.live_bytes;
+    stats.peak_count_snapshot = stats.live_count;
     stats.peak_epoch = peak_epoch_;
   }
   return stats;
@@ -22,6 +23,10 @@ StackStats& HeapModel::touch(uint64_t stack_id) {
 
 uint64_t HeapModel::bytes_at_peak(const StackStats& stats) const {
   return stats.peak_epoch == peak_epoch_ ? stats.peak_snapshot : stats.live_bytes;
+}
+
+uint64_t HeapModel::blocks_at_peak(const StackStats& stats) const {
+  return stats.peak_epoch == peak_epoch_ ? stats.peak_count_snapshot : stats.live_count;
 }
 
 void HeapModel::add_live(uint64_t stack_id, uint64_t bytes, uint64_t count, uint64_t time_ns) {

@@ -23,8 +23,9 @@ struct StackStats {
   uint64_t max_live_bytes = 0;
   uint64_t temporary_count = 0;
   uint64_t mmap_count = 0;
-  // Live bytes at the latest global peak, kept lazily (see heap_model.cpp).
+  // Live bytes and blocks at the latest global peak, kept lazily (see heap_model.cpp).
   uint64_t peak_snapshot = 0;
+  uint64_t peak_count_snapshot = 0;
   uint64_t peak_epoch = 0;
 };
 
@@ -83,6 +84,7 @@ class HeapModel {
   const HeapTotals& totals() const { return totals_; }
   // Per stack id: the stack's bytes live at the moment of the global peak.
   uint64_t bytes_at_peak(const StackStats& stats) const;
+  uint64_t blocks_at_peak(const StackStats& stats) const;
   const std::unordered_map<uint64_t, StackStats>& stacks() const { return stacks_; }
 
   void set_page_size(uint64_t page_size) { page_size_ = page_size == 0 ? 4096 : page_size; }

@@ -17,6 +17,7 @@ void add_figures(Site& into, const Site& from) {
   into.alloc_count += from.alloc_count;
   into.alloc_bytes += from.alloc_bytes;
   into.peak_bytes += from.peak_bytes;
+  into.peak_count += from.peak_count;
   into.leaked_bytes += from.leaked_bytes;
   into.leaked_count += from.leaked_count;
   into.temporary_count += from.temporary_count;

@@ -11,7 +11,8 @@ set -euo pipefail
 
 packages=(
   cmake make g++ pkg-config
-  libunwind-dev libzstd-dev libdw-dev libelf-dev libcapstone-dev libpng-dev
+  libunwind-dev libzstd-dev libdw-dev libelf-dev libcapstone-dev libpng-dev zlib1g-dev
+  libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev nlohmann-json3-dev
   zstd binutils
 )

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "analysis.h"
+#include "profile.pb.h"
 #include "test_support.h"
 
 namespace dprof::testing {
@@ -26,5 +28,16 @@ SiteTotals totals_for(const analyzer::Analysis& analysis, const std::string& fun
 
 // Analyzes and symbolizes every site.
 analyzer::Analysis analyze_symbolized(const std::string& trace);
+
+// A gzipped pprof profile, decoded with protobuf (an empty profile when it cannot be read).
+perftools::profiles::Profile read_pprof(const std::string& path);
+
+// One sample of a pprof profile: its leaf function's name and values by sample type.
+struct PprofSample {
+  std::string leaf_function;
+  std::vector<std::string> functions;  // every line of every location, leaf first
+  std::map<std::string, int64_t> values;
+};
+std::vector<PprofSample> pprof_samples(const perftools::profiles::Profile& profile);
 
 }  // namespace dprof::testing

@@ -87,11 +87,17 @@ TEST(HeapModel, PerStackBytesAtTheGlobalPeakSumToThePeak) {
   const auto& stacks = heap.stacks();
   EXPECT_EQ(heap.bytes_at_peak(stacks.at(1)), 100u);
   EXPECT_EQ(heap.bytes_at_peak(stacks.at(2)), 200u);
+  EXPECT_EQ(heap.blocks_at_peak(stacks.at(1)), 1u);
+  EXPECT_EQ(heap.blocks_at_peak(stacks.at(2)), 1u);
   heap.apply(alloc(6, 0x4000, 400, 2));  // new peak 550: stack 1 = 150, stack 2 = 400
   EXPECT_EQ(heap.totals().peak_bytes, 550u);
   EXPECT_EQ(heap.bytes_at_peak(stacks.at(1)), 150u);
   EXPECT_EQ(heap.bytes_at_peak(stacks.at(2)), 400u);
-  heap.apply(release(7, 0x4000));
+  EXPECT_EQ(heap.blocks_at_peak(stacks.at(1)), 1u);
+  EXPECT_EQ(heap.blocks_at_peak(stacks.at(2)), 1u);
+  heap.apply(release(7, 0x3000));
+  EXPECT_EQ(heap.blocks_at_peak(stacks.at(1)), 1u);  // still one at the peak
+  heap.apply(release(8, 0x4000));
   EXPECT_EQ(heap.bytes_at_peak(stacks.at(2)), 400u);
   EXPECT_EQ(stacks.at(2).max_live_bytes, 400u);
 }

@@ -284,6 +284,40 @@ TEST_F(HotIdle, CheckLimitsNeverTouchedAndIdleRatio) {
   EXPECT_GT(idle_ratio, hot_ratio + 0.1);
 }
 
+// The pprof export carries the access figures: hot_space for the hot table, idle_space for the
+// idle cache; the Chrome trace has working-set and idle counters.
+TEST_F(HotIdle, ExportsCarryHotAndIdleMemory) {
+  std::string profile_path = directory_->file("hot_idle.pb.gz");
+  std::string chrome_path = directory_->file("hot_idle.json");
+  CommandResult result =
+      cli({"export", trace_, "--pprof", profile_path, "--chrome-trace", chrome_path});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<PprofSample> samples = pprof_samples(read_pprof(profile_path));
+  auto values_of = [&](const std::string& leaf) {
+    for (const PprofSample& sample : samples) {
+      if (sample.leaf_function.find(leaf) != std::string::npos) return sample.values;
+    }
+    ADD_FAILURE() << "no sample for " << leaf;
+    return std::map<std::string, int64_t>{};
+  };
+  auto table = values_of("make_hot_table");
+  auto cache = values_of("make_idle_cache");
+  EXPECT_GT(table["hot_space"], 4 * static_cast<int64_t>(kMiB));
+  EXPECT_GT(table["hot_space"], 4 * cache["hot_space"]);
+  EXPECT_GT(cache["idle_space"], table["idle_space"]);
+  EXPECT_EQ(table["inuse_space"], 16 * static_cast<int64_t>(kMiB));
+  auto trace = nlohmann::json::parse(read_file(chrome_path));
+  int working_set = 0;
+  int idle = 0;
+  for (const auto& event : trace["traceEvents"]) {
+    if (event["ph"] != "C") continue;
+    working_set += event["name"] == "working set";
+    idle += event["name"] == "idle";
+  }
+  EXPECT_GE(working_set, 10);
+  EXPECT_EQ(idle, working_set);
+}
+
 // Access sites come from the read sampler: the generator's one reading instruction, decoded,
 // named by its function and line, and joined to the allocation site whose memory it read.
 TEST(AccessSites, InstructionsAreDecodedAndJoinedToTheMemoryTheyTouched) {

@@ -12,6 +12,7 @@ int flamegraph_command(const std::vector<std::string>& arguments);
 int heatmap_command(const std::vector<std::string>& arguments);
 int check_command(const std::vector<std::string>& arguments);
 int diff_command(const std::vector<std::string>& arguments);
+int export_command(const std::vector<std::string>& arguments);
 
 // One-line error to stderr, prefixed "damon-prof: ". Returns 2 (the status for usage and input
 // errors) so callers can `return fail(...)`.

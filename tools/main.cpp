@@ -24,6 +24,8 @@ const char kUsage[] =
     "                         --max-growth 5%|SIZE] [--junit OUT.xml] [--markdown OUT.md]\n"
     "       damon-prof diff BEFORE AFTER [--sort METRIC] [--top N] [--format text|json]\n"
     "                         [--flamegraph OUT.svg]\n"
+    "       damon-prof export TRACE [--pprof OUT.pb.gz] [--chrome-trace OUT.json]\n"
+    "                         [--folded [FILE]] [--weight METRIC] [--json [FILE]]\n"
     "       damon-prof help | --version\n"
     "\n"
     "record (the default verb) runs PROGRAM with the damon-prof runtime preloaded, writes\n"
@@ -82,7 +84,12 @@ const char kUsage[] =
     "diff compares two traces of the same program: the whole-program figures, then the sites\n"
     "whose METRIC changed most (--sort, default peak; sites matched by the functions on their\n"
     "stacks); --flamegraph OUT.svg draws AFTER's stacks coloured by the change (red grew, blue\n"
-    "shrank) instead of printing the table.\n";
+    "shrank) instead of printing the table.\n"
+    "\n"
+    "export writes the trace for other tools: --pprof (gzipped profile.proto for go tool\n"
+    "pprof, Pyroscope, Parca: alloc_objects/space, inuse_objects/space at the heap's peak,\n"
+    "hot_space and idle_space), --chrome-trace (Perfetto UI: RSS, heap, working-set and idle\n"
+    "counters, markers), --folded (stacks weighted by --weight), --json (the full report).\n";
 
 }  // namespace
 
@@ -115,6 +122,9 @@ int main(int argc, char** argv) {
   }
   if (verb == "diff") {
     return dprof::tools::diff_command({arguments.begin() + 1, arguments.end()});
+  }
+  if (verb == "export") {
+    return dprof::tools::export_command({arguments.begin() + 1, arguments.end()});
   }
   if (verb == "record") {
     return dprof::tools::record_command({arguments.begin() + 1, arguments.end()});
