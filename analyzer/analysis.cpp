@@ -41,10 +41,17 @@ class AnalysisConsumer : public TraceConsumer {
     // The runtime's own threads (writer, monitor) are not the program's.
     if (thread.name.rfind("damon-prof-", 0) != 0) ++analysis_.thread_count;
   }
-  void on_event(const Event& event) override { heap_.apply(event); }
+  void on_event(const Event& event) override {
+    heap_.apply(event);
+    phases_.on_event(event, heap_.totals().live_bytes);
+  }
+  void on_annotation(const Annotation& annotation) override {
+    phases_.on_annotation(annotation, heap_.totals().live_bytes);
+  }
   void on_memory_sample(const MemorySample& sample) override {
     ++analysis_.memory_samples;
     analysis_.peak_rss_bytes = std::max(analysis_.peak_rss_bytes, sample.rss_bytes);
+    phases_.on_rss_sample(sample.time_ns, sample.rss_bytes);
     last_sample_time_ = std::max(last_sample_time_, sample.time_ns);
     point_.time_ns = sample.time_ns;
     point_.rss_bytes = sample.rss_bytes;
@@ -144,6 +151,12 @@ class AnalysisConsumer : public TraceConsumer {
     uint64_t end_time = analysis_.end ? analysis_.end->time_ns : 0;
     analysis_.duration_ns =
         std::max({end_time, analysis_.totals.last_event_time_ns, last_sample_time_});
+    phases_.finish(analysis_.duration_ns);
+    analysis_.markers = std::move(phases_.markers());
+    analysis_.marker_count = phases_.marker_count();
+    analysis_.phase_spans = std::move(phases_.spans());
+    analysis_.phase_span_count = phases_.span_count();
+    analysis_.phases = std::move(phases_.phases());
   }
 
  private:
@@ -189,6 +202,7 @@ class AnalysisConsumer : public TraceConsumer {
   Analysis& analysis_;
   HeapModel heap_;
   AccessAttribution attribution_;
+  PhaseTracker phases_;
   TimelinePoint point_;  // the latest value of every series
   std::unordered_map<uint64_t, StackInfo> stacks_;
   uint64_t last_sample_time_ = 0;
@@ -329,7 +343,13 @@ void symbolize_sites(Analysis& analysis, const std::vector<size_t>& site_indices
       }
     }
     site.name_frame = 0;
+    // A custom allocator's block is named after the caller of the allocator: the function that
+    // called damon_prof_custom_alloc is the allocator itself.
+    size_t first_candidate = 0;
     for (size_t i = 0; i < site.frames.size(); ++i) {
+      if (site.frames[i].function.rfind("damon_prof_custom_alloc", 0) == 0) first_candidate = i + 2;
+    }
+    for (size_t i = first_candidate; i < site.frames.size(); ++i) {
       if (!site.frames[i].function.empty() && !is_allocation_machinery(site.frames[i].function)) {
         site.name_frame = i;
         break;

@@ -12,6 +12,7 @@
 
 #include "attribution.h"
 #include "heap_model.h"
+#include "phases.h"
 #include "symbolizer.h"
 #include "trace_decoder.h"
 #include "trace_records.h"
@@ -126,6 +127,12 @@ struct Analysis {
   Timeline timeline;
   LogHistogram working_set;              // working set size per snapshot
   std::vector<AccessSite> access_sites;  // most samples first
+  // What the program annotated (include/damon_prof/annotate.h); bounded lists, full counts.
+  std::vector<Marker> markers;
+  uint64_t marker_count = 0;
+  std::vector<PhaseSpan> phase_spans;
+  uint64_t phase_span_count = 0;
+  std::vector<PhaseStats> phases;  // in order of first appearance
   // Which site each recorded stack belongs to (index into `sites`).
   std::unordered_map<uint64_t, size_t> site_of_stack;
   std::vector<std::string> warnings;  // symbolization problems and the like

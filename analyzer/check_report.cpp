@@ -115,6 +115,12 @@ void write_check_json(std::ostream& out, const CheckContext& context,
     } else {
       json.null();
     }
+    json.key("phase");
+    if (result.limit.phase) {
+      json.value(*result.limit.phase);
+    } else {
+      json.null();
+    }
     json.field("growth", result.limit.growth);
     json.field("relative", result.limit.relative);
     json.field("bound", result.limit.bound);
@@ -159,8 +165,9 @@ void write_check_junit(std::ostream& out, const CheckContext& context,
       << "\">\n";
   for (const LimitResult& result : results) {
     std::string name = describe_limit(result.limit) + " <= " + format_bound(result.limit);
-    std::string class_name =
-        result.limit.site_pattern ? "damon-prof.sites" : std::string("damon-prof.program");
+    std::string class_name = result.limit.site_pattern ? "damon-prof.sites"
+                             : result.limit.phase      ? "damon-prof.phases"
+                                                       : "damon-prof.program";
     out << "    <testcase classname=\"" << xml_escape(class_name) << "\" name=\""
         << xml_escape(name) << "\">\n";
     if (result.status == LimitStatus::kFail) {

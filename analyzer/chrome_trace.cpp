@@ -1,5 +1,7 @@
 #include "chrome_trace.h"
 
+#include <algorithm>
+
 #include "json_writer.h"
 #include "report.h"
 #include "units.h"
@@ -65,6 +67,22 @@ void write_chrome_trace(std::ostream& out, const Analysis& analysis) {
             format_bytes(analysis.totals.peak_bytes) + " live");
   }
   if (analysis.end) instant(json, "end", pid, analysis.end->time_ns, describe_end(analysis));
+  // The program's own annotations: markers on the thread that made them, phases as slices.
+  for (const Marker& marker : analysis.markers) {
+    json.begin_object();
+    json.field("name", marker.name).field("cat", "marker").field("ph", "i").field("s", "t");
+    json.field("ts", microseconds(marker.time_ns));
+    json.field("pid", pid).field("tid", marker.thread_id);
+    json.end_object();
+  }
+  for (const PhaseSpan& span : analysis.phase_spans) {
+    json.begin_object();
+    json.field("name", analysis.phases[span.phase].name).field("cat", "phase").field("ph", "X");
+    json.field("ts", microseconds(span.begin_ns));
+    json.field("dur", microseconds(span.end_ns - std::min(span.end_ns, span.begin_ns)));
+    json.field("pid", pid).field("tid", span.thread_id);
+    json.end_object();
+  }
   json.end_array();
   json.end_object();
   out << "\n";

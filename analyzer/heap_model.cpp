@@ -80,12 +80,18 @@ void HeapModel::apply(const Event& event) {
 }
 
 void HeapModel::on_alloc(const Event& event) {
+  if (event.function == DPROF_FN_CUSTOM) {
+    on_custom_alloc(event);
+    return;
+  }
   auto existing = blocks_.find(event.address);
   if (existing != blocks_.end()) {
     // The free of the old block was never recorded (made after the trace closed, or by a path
     // that bypassed the hooks); the new block replaces it.
     ++totals_.replaced_blocks;
     const Block& old = existing->second;
+    if (old.size >= page_size_)
+      end_custom_blocks(event.address, event.address + old.size, event.time_ns);
     remove_live(old.stack_id, old.size, 1);
     ended(event.address, event.address + old.size, old.stack_id, old.seen);
     if (old.size >= page_size_) large_blocks_.erase(event.address);
@@ -105,12 +111,19 @@ void HeapModel::on_alloc(const Event& event) {
 }
 
 void HeapModel::on_free(const Event& event) {
+  if (event.function == DPROF_FN_CUSTOM) {
+    on_custom_free(event);
+    return;
+  }
   auto found = blocks_.find(event.address);
   if (found == blocks_.end()) {
     ++totals_.unmatched_frees;
     return;
   }
   Block block = found->second;
+  if (block.size >= page_size_) {
+    end_custom_blocks(event.address, event.address + block.size, event.time_ns);
+  }
   blocks_.erase(found);
   ++totals_.free_count;
   remove_live(block.stack_id, block.size, 1);
@@ -175,6 +188,7 @@ std::optional<HeapModel::Mapping> HeapModel::unmap_range(uint64_t start, uint64_
     it = mappings_.erase(it);
     uint64_t cut_start = map_start > start ? map_start : start;
     uint64_t cut_end = mapping.end < end ? mapping.end : end;
+    end_custom_blocks(cut_start, cut_end, totals_.last_event_time_ns);
     if (!first) first = mapping;
     if (!moving) ended(cut_start, cut_end, mapping.stack_id, mapping.seen);
     bool keeps_head = map_start < cut_start;
@@ -198,6 +212,64 @@ std::optional<HeapModel::Mapping> HeapModel::unmap_range(uint64_t start, uint64_
   return first;
 }
 
+void HeapModel::on_custom_alloc(const Event& event) {
+  auto existing = custom_blocks_.find(event.address);
+  if (existing != custom_blocks_.end()) {
+    ++totals_.replaced_blocks;
+    end_custom_block(existing, event.time_ns);
+  }
+  CustomBlock block{event.address + event.size, event.stack_id, event.time_ns, false, 0, 0};
+  std::optional<BlockView> container = large_block_at(event.address);
+  if (container && block.end <= container->end && event.size > 0) {
+    block.contained = true;
+    block.container_stack = container->stack_id;
+  }
+  StackStats& stats = touch(event.stack_id);
+  ++stats.alloc_count;
+  stats.alloc_bytes += event.size;
+  ++totals_.custom_count;
+  totals_.custom_bytes += event.size;
+  if (block.contained) {
+    // The container's bytes become the block's: the heap in use does not change.
+    remove_live(block.container_stack, event.size, 0);
+  } else {
+    ++totals_.alloc_count;
+    totals_.alloc_bytes += event.size;
+  }
+  add_live(event.stack_id, event.size, 1, event.time_ns);
+  custom_blocks_.emplace(event.address, block);
+}
+
+void HeapModel::on_custom_free(const Event& event) {
+  auto found = custom_blocks_.find(event.address);
+  if (found == custom_blocks_.end()) {
+    ++totals_.unmatched_frees;
+    return;
+  }
+  ++totals_.free_count;
+  end_custom_block(found, event.time_ns);
+}
+
+void HeapModel::end_custom_block(std::map<uint64_t, CustomBlock>::iterator it, uint64_t time_ns) {
+  uint64_t start = it->first;
+  CustomBlock block = it->second;
+  custom_blocks_.erase(it);
+  uint64_t size = block.end - start;
+  remove_live(block.stack_id, size, 1);
+  if (block.contained) add_live(block.container_stack, size, 0, time_ns);
+  ended(start, block.end, block.stack_id, block.seen);
+}
+
+void HeapModel::end_custom_blocks(uint64_t start, uint64_t end, uint64_t time_ns) {
+  if (custom_blocks_.empty()) return;
+  auto it = custom_blocks_.lower_bound(start);
+  while (it != custom_blocks_.end() && it->first < end) {
+    auto next = std::next(it);
+    if (it->second.contained) end_custom_block(it, time_ns);
+    it = next;
+  }
+}
+
 void HeapModel::live_blocks(std::vector<BlockView>& out) {
   out.clear();
   out.reserve(blocks_.size() + mappings_.size());
@@ -209,6 +281,42 @@ void HeapModel::live_blocks(std::vector<BlockView>& out) {
     out.push_back({start, mapping.end, mapping.stack_id, mapping.alloc_time_ns, &mapping.seen});
   std::sort(out.begin(), out.end(),
             [](const BlockView& a, const BlockView& b) { return a.start < b.start; });
+  if (custom_blocks_.empty()) return;
+  // Custom blocks take their bytes out of their containers: a container is listed as the pieces
+  // between them, so every byte belongs to one block.
+  std::vector<BlockView> split;
+  split.reserve(out.size() + custom_blocks_.size() * 2);
+  auto custom = custom_blocks_.begin();
+  auto emit_custom = [&](std::map<uint64_t, CustomBlock>::iterator block) {
+    split.push_back({block->first, block->second.end, block->second.stack_id,
+                     block->second.alloc_time_ns, &block->second.seen});
+  };
+  for (const BlockView& block : out) {
+    // Standalone custom blocks before this one.
+    while (custom != custom_blocks_.end() && custom->first < block.start) {
+      if (!custom->second.contained) emit_custom(custom);
+      ++custom;
+    }
+    uint64_t cursor = block.start;
+    while (custom != custom_blocks_.end() && custom->first < block.end) {
+      if (custom->second.contained) {
+        if (custom->first > cursor)
+          split.push_back({cursor, custom->first, block.stack_id, block.alloc_time_ns, block.seen});
+        emit_custom(custom);
+        cursor = std::max(cursor, custom->second.end);
+      }
+      ++custom;
+    }
+    if (cursor < block.end) {
+      split.push_back({cursor, block.end, block.stack_id, block.alloc_time_ns, block.seen});
+    }
+  }
+  for (; custom != custom_blocks_.end(); ++custom) {
+    if (!custom->second.contained) emit_custom(custom);
+  }
+  std::stable_sort(split.begin(), split.end(),
+                   [](const BlockView& a, const BlockView& b) { return a.start < b.start; });
+  out.swap(split);
 }
 
 std::optional<BlockView> HeapModel::large_block_at(uint64_t address) {

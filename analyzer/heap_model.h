@@ -1,6 +1,9 @@
 // The heap over time, from the ordered event stream: what is live, the peak and when it happened,
 // what was never freed, short-lived ("temporary") allocations, and the same per stack.
 // Anonymous writable mappings count as allocations (split by partial munmap, moved by mremap).
+// Blocks of a custom allocator (DPROF_FN_CUSTOM, include/damon_prof/annotate.h) are carved out of
+// the tracked block or mapping that holds them: their bytes move from its stack to theirs and
+// back, so nothing is counted twice; one not inside anything tracked counts on its own.
 // Memory grows with live blocks and distinct stacks, never with the trace's length.
 #pragma once
 
@@ -42,6 +45,8 @@ struct HeapTotals {
   uint64_t peak_bytes = 0;
   uint64_t peak_time_ns = 0;
   uint64_t temporary_count = 0;
+  uint64_t custom_count = 0;  // custom allocator blocks (inside tracked memory or not)
+  uint64_t custom_bytes = 0;
   uint64_t unmatched_frees = 0;  // frees of blocks this trace never saw allocated
   uint64_t replaced_blocks = 0;  // an address handed out again without a recorded free
   uint64_t last_event_time_ns = 0;
@@ -102,6 +107,14 @@ class HeapModel {
     uint64_t alloc_time_ns;
     uint8_t seen;
   };
+  struct CustomBlock {
+    uint64_t end;
+    uint64_t stack_id;
+    uint64_t alloc_time_ns;
+    bool contained;            // inside a tracked block or mapping, whose bytes it holds
+    uint64_t container_stack;  // that block's stack
+    uint8_t seen;
+  };
 
   StackStats& touch(uint64_t stack_id);
   void add_live(uint64_t stack_id, uint64_t bytes, uint64_t count, uint64_t time_ns);
@@ -109,6 +122,11 @@ class HeapModel {
   void on_alloc(const Event& event);
   void on_free(const Event& event);
   void on_mmap(const Event& event);
+  void on_custom_alloc(const Event& event);
+  void on_custom_free(const Event& event);
+  // Ends the custom blocks inside [start, end): their container is going away.
+  void end_custom_blocks(uint64_t start, uint64_t end, uint64_t time_ns);
+  void end_custom_block(std::map<uint64_t, CustomBlock>::iterator block, uint64_t time_ns);
   // Removes [start, end) from the tracked mappings; returns the first piece removed so an mremap
   // can carry its stack, age and what was seen of it over (`moving`: not the end of its life).
   std::optional<Mapping> unmap_range(uint64_t start, uint64_t end, bool moving);
@@ -123,6 +141,7 @@ class HeapModel {
   std::unordered_map<uint64_t, Block> blocks_;
   std::map<uint64_t, Mapping> mappings_;
   std::map<uint64_t, uint64_t> large_blocks_;  // start -> end of malloc blocks of a page or more
+  std::map<uint64_t, CustomBlock> custom_blocks_;
   std::unordered_map<uint64_t, StackStats> stacks_;
   std::unordered_map<uint32_t, uint64_t> last_alloc_by_thread_;
   std::unordered_map<uint32_t, Mapping> remapped_by_thread_;

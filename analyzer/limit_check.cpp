@@ -137,7 +137,96 @@ std::vector<Contributor> largest_growth(Quantity quantity, const Analysis& analy
   return grown;
 }
 
+const PhaseStats* find_phase(const Analysis& analysis, const std::string& name) {
+  for (const PhaseStats& phase : analysis.phases) {
+    if (phase.name == name) return &phase;
+  }
+  return nullptr;
+}
+
+std::optional<double> measure_phase(const Limit& limit, const Analysis& analysis, const char* which,
+                                    std::string* error) {
+  const PhaseStats* phase = find_phase(analysis, *limit.phase);
+  if (phase == nullptr) {
+    *error = std::string(which) + " trace has no phase '" + *limit.phase +
+             "' (the program marks phases with damon_prof_phase_begin/end)";
+    return std::nullopt;
+  }
+  switch (limit.quantity) {
+    case Quantity::kPeakHeap:
+      return static_cast<double>(phase->peak_heap_bytes);
+    case Quantity::kPeakRss:
+      if (phase->rss_samples == 0) {
+        *error = "no RSS sample fell inside phase '" + *limit.phase + "' in " + which +
+                 " trace (samples come every 100 ms; DAMON_PROF_SAMPLE_INTERVAL sets it)";
+        return std::nullopt;
+      }
+      return static_cast<double>(phase->peak_rss_bytes);
+    case Quantity::kAllocatedBytes:
+      return static_cast<double>(phase->alloc_bytes);
+    case Quantity::kAllocCount:
+      return static_cast<double>(phase->alloc_count);
+    default:
+      *error = "not available for phases";
+      return std::nullopt;
+  }
+}
+
+// The sites that allocated the most while the phase was open.
+std::vector<Contributor> phase_allocators(const Analysis& analysis, const std::string& name) {
+  const PhaseStats* phase = find_phase(analysis, name);
+  if (phase == nullptr) return {};
+  std::unordered_map<size_t, double> by_site;
+  for (const auto& [stack, bytes] : phase->alloc_bytes_by_stack) {
+    auto site = analysis.site_of_stack.find(stack);
+    if (site != analysis.site_of_stack.end()) by_site[site->second] += static_cast<double>(bytes);
+  }
+  std::vector<Contributor> allocators;
+  for (const auto& [site, bytes] : by_site) {
+    allocators.push_back({describe_site(analysis.sites[site]), bytes});
+  }
+  std::sort(allocators.begin(), allocators.end(), [](const Contributor& a, const Contributor& b) {
+    return a.value != b.value ? a.value > b.value : a.site < b.site;
+  });
+  if (allocators.size() > kResponsibleSites) allocators.resize(kResponsibleSites);
+  return allocators;
+}
+
+LimitResult evaluate_phase(const Limit& limit, const Analysis& analysis, const Analysis* baseline) {
+  LimitResult result;
+  result.limit = limit;
+  auto actual = measure_phase(limit, analysis, "the", &result.error);
+  if (!actual) {
+    result.status = LimitStatus::kError;
+    return result;
+  }
+  result.actual = *actual;
+  if (limit.growth) {
+    if (baseline == nullptr) {
+      result.status = LimitStatus::kError;
+      result.error = "a growth limit needs --baseline BASE.dprof";
+      return result;
+    }
+    auto before = measure_phase(limit, *baseline, "the baseline", &result.error);
+    if (!before) {
+      result.status = LimitStatus::kError;
+      return result;
+    }
+    result.baseline = *before;
+    result.allowed = limit.relative ? *before * (1.0 + limit.bound) : *before + limit.bound;
+  } else {
+    result.allowed = limit.bound;
+  }
+  result.status =
+      result.actual <= std::floor(result.allowed + 1e-9) ? LimitStatus::kPass : LimitStatus::kFail;
+  if (result.status == LimitStatus::kFail) {
+    result.responsible = phase_allocators(analysis, *limit.phase);
+  }
+  return result;
+}
+
 LimitResult evaluate(const Limit& limit, const Analysis& analysis, const Analysis* baseline) {
+  if (limit.phase) return evaluate_phase(limit, analysis, baseline);
   LimitResult result;
   result.limit = limit;
   std::vector<size_t> sites =
@@ -251,14 +340,18 @@ std::string LimitResult::summary() const {
            format_bound(limit) + origin;
   }
   if (!responsible.empty()) {
-    text += limit.growth ? "; grew most: " : "; largest: ";
+    text += limit.phase    ? "; allocated most in the phase: "
+            : limit.growth ? "; grew most: "
+                           : "; largest: ";
     for (size_t i = 0; i < responsible.size(); ++i) {
       if (i > 0) text += ", ";
       text += responsible[i].site + " ";
       if (limit.quantity == Quantity::kIdleRatio) {
         text += format_metric(*find_site_metric("idle"), responsible[i].value) + " idle";
       } else {
-        text += (limit.growth ? "+" : "") + format_quantity(info.kind, responsible[i].value);
+        bool increase = limit.growth && !limit.phase;
+        QuantityKind kind = limit.phase ? QuantityKind::kBytes : info.kind;
+        text += (increase ? "+" : "") + format_quantity(kind, responsible[i].value);
       }
     }
   }

@@ -107,18 +107,27 @@ bool parse_value(const QuantityInfo& info, bool growth, std::string_view text, L
 
 }  // namespace
 
+bool applies_to_phases(Quantity quantity) {
+  return quantity == Quantity::kPeakHeap || quantity == Quantity::kPeakRss ||
+         quantity == Quantity::kAllocatedBytes || quantity == Quantity::kAllocCount;
+}
+
 bool add_limit(std::string_view key, std::string_view value,
                const std::optional<std::string>& site_pattern, const std::string& origin,
-               std::vector<Limit>& limits, std::string* error) {
+               std::vector<Limit>& limits, std::string* error,
+               const std::optional<std::string>& phase) {
   auto fail = [&](const std::string& message) {
     if (error != nullptr) *error = message;
     return false;
   };
   if (key == "max-growth") {
     // The footprint: peak heap, and peak RSS for the whole program.
-    if (!add_limit("max-peak-growth", value, site_pattern, origin, limits, error)) return false;
-    if (!site_pattern)
-      return add_limit("max-rss-growth", value, site_pattern, origin, limits, error);
+    if (!add_limit("max-peak-growth", value, site_pattern, origin, limits, error, phase)) {
+      return false;
+    }
+    if (!site_pattern) {
+      return add_limit("max-rss-growth", value, site_pattern, origin, limits, error, phase);
+    }
     return true;
   }
   std::string_view name = key;
@@ -131,12 +140,18 @@ bool add_limit(std::string_view key, std::string_view value,
     if (site_pattern && !info.per_site) {
       return fail(std::string(key) + " applies to the whole program, not to sites");
     }
+    if (phase && !applies_to_phases(info.quantity)) {
+      return fail(std::string(key) +
+                  " does not apply to a phase (phases: max-peak, max-rss, max-allocated, "
+                  "max-allocs)");
+    }
     if (growth && info.kind == QuantityKind::kRatio) {
       return fail(std::string(key) + ": a ratio has no growth limit (limit the ratio itself)");
     }
     Limit limit;
     limit.quantity = info.quantity;
     limit.site_pattern = site_pattern;
+    limit.phase = phase;
     limit.growth = growth;
     limit.origin = origin;
     std::string problem;
@@ -162,6 +177,7 @@ bool read_limits_file(const std::string& path, std::vector<Limit>& limits, std::
     return false;
   }
   std::optional<std::string> site_pattern;
+  std::optional<std::string> phase;
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
     std::string where = path + ":" + std::to_string(number);
@@ -174,17 +190,24 @@ bool read_limits_file(const std::string& path, std::vector<Limit>& limits, std::
         return false;
       }
       std::string section = trim(content.substr(1, content.size() - 2));
-      if (section == "program") {
-        site_pattern.reset();
-      } else if (section.substr(0, 5) == "site " && !trim(section.substr(5)).empty()) {
-        std::string pattern = trim(section.substr(5));
-        if (pattern.size() >= 2 && pattern.front() == '"' && pattern.back() == '"') {
-          pattern = pattern.substr(1, pattern.size() - 2);
+      // The section's argument, quotes optional.
+      auto argument = [&](size_t skip) {
+        std::string text = trim(section.substr(skip));
+        if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+          text = text.substr(1, text.size() - 2);
         }
-        site_pattern = pattern;
-      } else {
+        return text;
+      };
+      site_pattern.reset();
+      phase.reset();
+      if (section.substr(0, 5) == "site " && !argument(5).empty()) {
+        site_pattern = argument(5);
+      } else if (section.substr(0, 6) == "phase " && !argument(6).empty()) {
+        phase = argument(6);
+      } else if (section != "program") {
         if (error != nullptr) {
-          *error = where + ": unknown section [" + section + "] (use [program] or [site PATTERN])";
+          *error = where + ": unknown section [" + section +
+                   "] (use [program], [site PATTERN] or [phase NAME])";
         }
         return false;
       }
@@ -198,7 +221,7 @@ bool read_limits_file(const std::string& path, std::vector<Limit>& limits, std::
     std::string problem;
     std::string key = trim(content.substr(0, equals));
     std::string value = trim(content.substr(equals + 1));
-    if (!add_limit(key, value, site_pattern, where, limits, &problem)) {
+    if (!add_limit(key, value, site_pattern, where, limits, &problem, phase)) {
       if (error != nullptr) *error = where + ": " + key + " = " + value + ": " + problem;
       return false;
     }
@@ -214,6 +237,7 @@ std::string describe_limit(const Limit& limit) {
   std::string text = quantity_info(limit.quantity).label;
   if (limit.growth) text += " growth";
   if (limit.site_pattern) text += " of sites matching '" + *limit.site_pattern + "'";
+  if (limit.phase) text += " in phase '" + *limit.phase + "'";
   return text;
 }
 

@@ -37,6 +37,7 @@ const QuantityInfo& quantity_info(Quantity quantity);
 struct Limit {
   Quantity quantity = Quantity::kPeakHeap;
   std::optional<std::string> site_pattern;  // none: the whole program
+  std::optional<std::string> phase;         // a phase the program annotated (annotate.h)
   bool growth = false;                      // against the baseline trace
   bool relative = false;                    // growth as a share of the baseline value
   double bound = 0;    // bytes, a count, a ratio in [0, 1], or a growth (share or amount)
@@ -50,7 +51,12 @@ struct Limit {
 // the limit came from).
 bool add_limit(std::string_view key, std::string_view value,
                const std::optional<std::string>& site_pattern, const std::string& origin,
-               std::vector<Limit>& limits, std::string* error);
+               std::vector<Limit>& limits, std::string* error,
+               const std::optional<std::string>& phase = std::nullopt);
+
+// Quantities a phase can be limited on: its heap peak, its largest RSS sample, and the bytes and
+// calls allocated while it was open.
+bool applies_to_phases(Quantity quantity);
 
 // True when `argument` names a limit option (--max-...).
 bool is_limit_option(std::string_view argument);
@@ -61,6 +67,8 @@ bool is_limit_option(std::string_view argument);
 //   max-leaked = 0
 //   [site Parser::*]        limits below apply to the sites matching the pattern
 //   max-peak = 64MiB
+//   [phase load]            limits below apply while the phase "load" was open
+//   max-peak = 100MiB
 //   [program]               back to the whole program
 // On an unreadable file or a bad line returns false with `error` naming the file and line.
 bool read_limits_file(const std::string& path, std::vector<Limit>& limits, std::string* error);

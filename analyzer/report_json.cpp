@@ -1,3 +1,4 @@
+#include "annotation_report.h"
 #include "damon_prof/trace_format.h"
 #include "json_writer.h"
 #include "report.h"
@@ -130,6 +131,8 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
   json.field("total_alloc_count", totals.alloc_count);
   json.field("total_alloc_bytes", totals.alloc_bytes);
   json.field("malloc_count", totals.malloc_count);
+  json.field("custom_count", totals.custom_count);
+  json.field("custom_bytes", totals.custom_bytes);
   json.field("malloc_bytes", totals.malloc_bytes);
   json.field("mmap_count", totals.mmap_count);
   json.field("mmap_bytes", totals.mmap_bytes);
@@ -206,6 +209,8 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
     json.end_object();
   }
   json.end_array();
+
+  write_annotations_json(json, analysis);
 
   json.key("warnings").begin_array();
   for (const std::string& warning : analysis.warnings) json.value(warning);

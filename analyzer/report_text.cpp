@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "annotation_report.h"
 #include "damon_prof/trace_format.h"
 #include "report.h"
 #include "report_common.h"
@@ -160,7 +161,12 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
   write_line(out, style, "allocations",
              calls(totals.alloc_count) + ", " + format_bytes(totals.alloc_bytes) +
                  " in total  (malloc family " + format_count(totals.malloc_count) +
-                 ", anonymous mmap " + format_count(totals.mmap_count) + ")");
+                 ", anonymous mmap " + format_count(totals.mmap_count) +
+                 (totals.custom_count != 0
+                      ? ", custom allocator " + format_count(totals.custom_count) + " (" +
+                            format_bytes(totals.custom_bytes) + ")"
+                      : std::string()) +
+                 ")");
   write_line(out, style, "temporary",
              format_count(totals.temporary_count) + " (" +
                  percent(totals.temporary_count, totals.alloc_count) +
@@ -232,6 +238,7 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
         out, style, "",
         style.warn(format_count(analysis.end->dropped_events) + " events could not be recorded"));
   }
+  write_annotations_text(out, style, analysis, 10);
 
   write_ranking(
       out, style, analysis, options, "TOP SITES BY PEAK HEAP",

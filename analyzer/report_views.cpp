@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 
+#include "annotation_report.h"
 #include "disassembler.h"
 #include "json_writer.h"
 #include "symbolizer.h"
@@ -153,6 +154,7 @@ void write_timeline_view(std::ostream& out, Analysis& analysis, const ViewOption
     JsonWriter json(out);
     begin_view_document(json, "damon-prof-timeline", analysis);
     write_working_set(json, analysis);
+    write_annotations_json(json, analysis);
     json.key("points").begin_array();
     for (const TimelinePoint& point : points) {
       json.begin_object();
@@ -191,6 +193,7 @@ void write_timeline_view(std::ostream& out, Analysis& analysis, const ViewOption
     series.push_back(working);
   }
   plot_series(out, series, options.width, options.height, options.report.color);
+  write_annotations_text(out, style, analysis, 50);
   if (sizes.count() == 0) {
     out << style.dim("(no region snapshots: the working set needs the access monitor)") << '\n';
     return;

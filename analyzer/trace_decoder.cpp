@@ -220,6 +220,25 @@ class Decoder {
         hold(sample.time_ns, std::move(sample));
         break;
       }
+      case DPROF_REC_ANNOTATION: {
+        Annotation annotation;
+        annotation.time_ns = reader.u64();
+        annotation.thread_id = reader.u64();
+        uint64_t kind = reader.u64();
+        annotation.name = std::string(reader.bytes());
+        if (kind < DPROF_ANNOTATION_MARKER || kind > DPROF_ANNOTATION_PHASE_END) {
+          ++summary_.unknown_records;  // a kind from a newer minor version
+          break;
+        }
+        annotation.kind = static_cast<AnnotationKind>(kind);
+        // Every thread writes them: unlike the other timed records, they arrive out of order.
+        if (annotation.time_ns < released_until_ && annotations_.empty()) {
+          consumer_.on_annotation(annotation);
+        } else {
+          annotations_.push(std::move(annotation));
+        }
+        break;
+      }
       default:
         ++summary_.unknown_records;  // a newer minor version's record: skip it
         break;
@@ -292,6 +311,7 @@ class Decoder {
     if (!memory_samples_.empty()) earliest = std::min(earliest, memory_samples_.front().time_ns);
     if (!snapshots_.empty()) earliest = std::min(earliest, snapshots_.front().time_ns);
     if (!access_samples_.empty()) earliest = std::min(earliest, access_samples_.front().time_ns);
+    if (!annotations_.empty()) earliest = std::min(earliest, annotations_.top().time_ns);
     return earliest;
   }
   void deliver_earliest_timed() {
@@ -302,9 +322,12 @@ class Decoder {
     } else if (!snapshots_.empty() && snapshots_.front().time_ns == earliest) {
       deliver(snapshots_.front());
       snapshots_.pop_front();
-    } else if (!access_samples_.empty()) {
+    } else if (!access_samples_.empty() && access_samples_.front().time_ns == earliest) {
       deliver(access_samples_.front());
       access_samples_.pop_front();
+    } else if (!annotations_.empty()) {
+      consumer_.on_annotation(annotations_.top());
+      annotations_.pop();
     }
   }
 
@@ -326,6 +349,12 @@ class Decoder {
   std::deque<MemorySample> memory_samples_;
   std::deque<RegionSnapshot> snapshots_;
   std::deque<AccessSample> access_samples_;
+  struct LaterAnnotation {
+    bool operator()(const Annotation& a, const Annotation& b) const {
+      return a.time_ns > b.time_ns;
+    }
+  };
+  std::priority_queue<Annotation, std::vector<Annotation>, LaterAnnotation> annotations_;
   uint64_t released_until_ = 0;
   uint64_t sequence_ = 0;
   uint64_t record_order_ = 0;

@@ -30,6 +30,7 @@ class TraceConsumer {
   virtual void on_monitor_settings(const MonitorSettingsInfo&) {}
   virtual void on_region_snapshot(const RegionSnapshot&) {}
   virtual void on_access_sample(const AccessSample&) {}
+  virtual void on_annotation(const Annotation&) {}
 };
 
 struct DecodeSummary {

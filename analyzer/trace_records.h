@@ -120,6 +120,15 @@ struct AccessSample {
   std::vector<uint8_t> code;  // the instruction's first bytes
 };
 
+// A marker or phase boundary the program annotated (include/damon_prof/annotate.h).
+enum class AnnotationKind : uint32_t { kMarker = 1, kPhaseBegin = 2, kPhaseEnd = 3 };
+struct Annotation {
+  uint64_t time_ns = 0;
+  uint64_t thread_id = 0;
+  AnnotationKind kind = AnnotationKind::kMarker;
+  std::string name;
+};
+
 struct Diagnostic {
   uint64_t time_ns = 0;
   uint64_t severity = 0;

@@ -178,3 +178,59 @@ TEST(HeapModel, MapFixedOverAnExistingMappingReplacesIt) {
   EXPECT_EQ(heap.stacks().at(1).live_bytes, 3 * kPage);
   EXPECT_EQ(heap.stacks().at(2).live_bytes, 4096u);
 }
+
+// Custom allocator blocks take their bytes out of the block that holds them: totals do not move,
+// the stacks' shares do; ending the container ends them.
+TEST(HeapModel, CustomBlocksAreCarvedOutOfTheirContainer) {
+  HeapModel heap;
+  heap.apply(alloc(1, 0x100000, 16 * kPage, 1));  // the arena's chunk
+  heap.apply(alloc(2, 0x100000, 1000, 2, 0, DPROF_FN_CUSTOM));
+  heap.apply(alloc(3, 0x100400, 3000, 3, 0, DPROF_FN_CUSTOM));
+  EXPECT_EQ(heap.totals().live_bytes, 16 * kPage);
+  EXPECT_EQ(heap.totals().peak_bytes, 16 * kPage);
+  EXPECT_EQ(heap.totals().alloc_count, 1u);  // the custom blocks are inside it
+  EXPECT_EQ(heap.totals().custom_count, 2u);
+  EXPECT_EQ(heap.totals().custom_bytes, 4000u);
+  EXPECT_EQ(heap.stacks().at(1).live_bytes, 16 * kPage - 4000);
+  EXPECT_EQ(heap.stacks().at(2).live_bytes, 1000u);
+  EXPECT_EQ(heap.stacks().at(3).alloc_count, 1u);
+
+  // Listed without overlaps: chunk pieces around the custom blocks.
+  std::vector<dprof::analyzer::BlockView> blocks;
+  heap.live_blocks(blocks);
+  ASSERT_EQ(blocks.size(), 4u);
+  EXPECT_EQ(blocks[0].stack_id, 2u);
+  EXPECT_EQ(blocks[1].start, 0x100000u + 1000);
+  EXPECT_EQ(blocks[1].end, 0x100400u);
+  EXPECT_EQ(blocks[1].stack_id, 1u);
+  EXPECT_EQ(blocks[2].stack_id, 3u);
+  EXPECT_EQ(blocks[3].start, 0x100400u + 3000);
+  EXPECT_EQ(blocks[3].end, 0x100000u + 16 * kPage);
+
+  heap.apply(release(4, 0x100000, 0, DPROF_FN_CUSTOM));
+  EXPECT_EQ(heap.stacks().at(2).live_bytes, 0u);
+  EXPECT_EQ(heap.stacks().at(1).live_bytes, 16 * kPage - 3000);
+  EXPECT_EQ(heap.totals().live_bytes, 16 * kPage);
+  // Freeing the chunk ends the block still inside it.
+  heap.apply(release(5, 0x100000));
+  EXPECT_EQ(heap.totals().live_bytes, 0u);
+  EXPECT_EQ(heap.totals().live_count, 0u);
+  EXPECT_EQ(heap.stacks().at(3).live_bytes, 0u);
+  EXPECT_EQ(heap.stacks().at(1).live_bytes, 0u);
+
+  // Outside anything tracked, a custom block counts on its own.
+  heap.apply(alloc(6, 0x900000, 500, 4, 0, DPROF_FN_CUSTOM));
+  EXPECT_EQ(heap.totals().live_bytes, 500u);
+  EXPECT_EQ(heap.totals().alloc_count, 2u);
+  heap.apply(release(7, 0x900000, 0, DPROF_FN_CUSTOM));
+  EXPECT_EQ(heap.totals().live_bytes, 0u);
+
+  // Inside a mapping too; a partial munmap ends the blocks in the unmapped part.
+  heap.apply(map(8, 0x200000, 4 * kPage, 5));
+  heap.apply(alloc(9, 0x200000 + 3 * kPage, 100, 6, 0, DPROF_FN_CUSTOM));
+  EXPECT_EQ(heap.stacks().at(6).live_bytes, 100u);
+  heap.apply(unmap(10, 0x200000 + 2 * kPage, 2 * kPage));
+  EXPECT_EQ(heap.stacks().at(6).live_bytes, 0u);
+  EXPECT_EQ(heap.stacks().at(5).live_bytes, 2 * kPage);
+  EXPECT_EQ(heap.totals().live_bytes, 2 * kPage);
+}

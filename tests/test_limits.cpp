@@ -127,7 +127,9 @@ TEST(Limits, FileSectionsScopeTheirLimits) {
 
   for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
            {"max-peak 1GiB\n", ":1: expected 'max-...= VALUE'"},
-           {"[phase x]\n", ":1: unknown section [phase x]"},
+           {"[stage x]\n", ":1: unknown section [stage x]"},
+           {"[phase x]\nmax-leaked = 0\n",
+            ":2: max-leaked = 0: max-leaked does not apply to a phase"},
            {"[site x\n", ":1: a section line ends with ']'"},
            {"\nmax-peak = big\n", ":2: max-peak = big: 'big' is not a size"}}) {
     std::ofstream(path) << text;

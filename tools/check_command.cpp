@@ -13,9 +13,11 @@
 namespace dprof::tools {
 namespace {
 
-// Splits "max-peak=64MiB,max-leaked=0" into limits on the sites matching `pattern`.
-bool add_site_limits(const std::string& pattern, const std::string& list,
-                     std::vector<analyzer::Limit>& limits, std::string& error) {
+// Splits "max-peak=64MiB,max-leaked=0" into limits on the sites matching `pattern`, or with
+// `phase`, on the phase named `pattern`.
+bool add_scoped_limits(const std::string& option, const std::string& pattern,
+                       const std::string& list, bool phase, std::vector<analyzer::Limit>& limits,
+                       std::string& error) {
   size_t start = 0;
   while (start <= list.size()) {
     size_t comma = list.find(',', start);
@@ -23,14 +25,17 @@ bool add_site_limits(const std::string& pattern, const std::string& list,
         list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     size_t equals = item.find('=');
     if (equals == std::string::npos) {
-      error = "--site " + pattern + " " + list + ": expected LIMIT=VALUE[,LIMIT=VALUE...] (e.g. " +
-              "max-peak=64MiB,max-leaked=0)";
+      error = option + " " + pattern + " " + list +
+              ": expected LIMIT=VALUE[,LIMIT=VALUE...] (e.g. max-peak=64MiB,max-allocs=1000)";
       return false;
     }
     std::string problem;
-    if (!analyzer::add_limit(item.substr(0, equals), item.substr(equals + 1), pattern,
-                             "--site " + pattern, limits, &problem)) {
-      error = "--site " + pattern + " " + item + ": " + problem;
+    std::optional<std::string> site_pattern;
+    std::optional<std::string> phase_name;
+    (phase ? phase_name : site_pattern) = pattern;
+    if (!analyzer::add_limit(item.substr(0, equals), item.substr(equals + 1), site_pattern,
+                             option + " " + pattern, limits, &problem, phase_name)) {
+      error = option + " " + pattern + " " + item + ": " + problem;
       return false;
     }
     if (comma == std::string::npos) break;
@@ -95,13 +100,17 @@ int check_command(const std::vector<std::string>& arguments) {
                                &error)) {
         return fail(argument + " " + *given + ": " + error);
       }
-    } else if (argument == "--site") {
+    } else if (argument == "--site" || argument == "--phase") {
       const std::string* pattern = value();
       const std::string* list = value();
       if (pattern == nullptr || list == nullptr) {
-        return fail("--site needs a pattern and limits: --site 'Parser::*' max-peak=64MiB");
+        return fail(argument == "--site"
+                        ? "--site needs a pattern and limits: --site 'Parser::*' max-peak=64MiB"
+                        : "--phase needs a name and limits: --phase load max-peak=64MiB");
       }
-      if (!add_site_limits(*pattern, *list, limits, error)) return fail(error);
+      if (!add_scoped_limits(argument, *pattern, *list, argument == "--phase", limits, error)) {
+        return fail(error);
+      }
     } else if (argument == "--limits") {
       const std::string* given = value();
       if (given == nullptr) return fail("--limits needs a file name");

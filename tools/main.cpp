@@ -76,6 +76,8 @@ const char kUsage[] =
     "  --max-never-touched SIZE   --max-allocated SIZE   --max-allocs N\n"
     "  --site PATTERN LIMITS  limits on the sites whose stack has a function matching the\n"
     "                         glob PATTERN: --site 'Parser::*' max-peak=64MiB,max-leaked=0\n"
+    "  --phase NAME LIMITS    limits on a phase the program annotated (damon_prof/annotate.h):\n"
+    "                         --phase load max-peak=64MiB (max-peak, -rss, -allocated, -allocs)\n"
     "  --baseline BASE.dprof  compare with another trace: --max-growth 5% (peak heap and\n"
     "                         RSS) or an amount; --max-X-growth for any limit X above\n"
     "  --limits FILE          limits kept in a file (docs/ci.md); --junit OUT.xml,\n"

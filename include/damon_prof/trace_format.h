@@ -27,7 +27,7 @@ extern "C" {
   "DPROF\r\n"
 #define DPROF_FILE_MAGIC_SIZE 8
 #define DPROF_VERSION_MAJOR 1
-#define DPROF_VERSION_MINOR 2
+#define DPROF_VERSION_MINOR 3
 
 /* 32 bytes at offset 0 of every trace file. */
 struct dprof_file_header {
@@ -112,6 +112,16 @@ enum dprof_record_type {
    * u page address, u pc, u flags (DPROF_ACCESS_*), u code length, then that many bytes of the
    * instruction at pc. */
   DPROF_REC_ACCESS_SAMPLE = 13,
+  /* Since 1.3. A marker or a phase boundary the program annotated (damon_prof/annotate.h):
+   * u time_ns, u tid, u kind (dprof_annotation_kind), str name. Written by any thread: readers
+   * order them by time with the events. */
+  DPROF_REC_ANNOTATION = 14,
+};
+
+enum dprof_annotation_kind {
+  DPROF_ANNOTATION_MARKER = 1,
+  DPROF_ANNOTATION_PHASE_BEGIN = 2,
+  DPROF_ANNOTATION_PHASE_END = 3,
 };
 
 enum dprof_access_flags {
@@ -158,7 +168,10 @@ enum dprof_alloc_function {
   DPROF_FN_MMAP = 10,
   DPROF_FN_MUNMAP = 11,
   DPROF_FN_MREMAP = 12,
-  DPROF_FN_COUNT_ = 13
+  /* Since 1.3: a block of a custom allocator (damon_prof/annotate.h), ALLOC and FREE. Readers
+   * count it inside the tracked block or mapping that holds it, not on top of it. */
+  DPROF_FN_CUSTOM = 13,
+  DPROF_FN_COUNT_ = 14
 };
 
 /* Varint helpers shared by both sides. Writers must leave room for 10 bytes per varint. */
