@@ -284,6 +284,24 @@ void heat_colour(double value, uint8_t rgb[3]) {
   }
 }
 
+void annotation_marks(const Analysis& analysis, uint64_t from_ns, uint64_t to_ns, size_t limit,
+                      std::vector<TimeMark>& marks, std::vector<TimeBand>& bands) {
+  marks.clear();
+  bands.clear();
+  for (const Marker& marker : analysis.markers) {
+    if (marks.size() == limit) break;
+    if (marker.time_ns >= from_ns && marker.time_ns <= to_ns) {
+      marks.push_back({marker.time_ns, marker.name});
+    }
+  }
+  for (const PhaseSpan& span : analysis.phase_spans) {
+    if (bands.size() == limit) break;
+    if (span.end_ns < from_ns || span.begin_ns > to_ns) continue;
+    bands.push_back({std::max(span.begin_ns, from_ns), std::min(span.end_ns, to_ns),
+                     analysis.phases[span.phase].name});
+  }
+}
+
 Heatmap build_heatmap(Analysis& analysis, ReaderOptions reader, const HeatmapOptions& options) {
   Heatmap heatmap;
   heatmap.kind = options.kind;
@@ -294,6 +312,8 @@ Heatmap build_heatmap(Analysis& analysis, ReaderOptions reader, const HeatmapOpt
   heatmap.time_from_ns = extents.first_time;
   heatmap.time_to_ns = extents.last_time;
   heatmap.columns = std::max<size_t>(1, std::min<size_t>(options.columns, extents.snapshots));
+  annotation_marks(analysis, heatmap.time_from_ns, heatmap.time_to_ns, 40, heatmap.marks,
+                   heatmap.bands);
   if (options.kind == HeatmapKind::kSite) {
     std::vector<size_t> top = top_sites(analysis, options.top_sites, [](const Site& site) {
       return site.access.hot_byte_seconds + site.access.observed_byte_seconds * 1e-12;
@@ -379,6 +399,70 @@ void write_heatmap_terminal(std::ostream& out, const Heatmap& heatmap, bool colo
                    ? heatmap.columns - left.size() - right.size()
                    : 1;
   out << std::string(label_width + 2, ' ') << left << std::string(gap, ' ') << right << '\n';
+  if (heatmap.marks.empty() && heatmap.bands.empty()) return;
+  // The program's phases ([ ]) and markers (^) under the columns they fall in, then a legend.
+  double span =
+      static_cast<double>(std::max<uint64_t>(1, heatmap.time_to_ns - heatmap.time_from_ns));
+  auto column_of = [&](uint64_t time) {
+    double share = static_cast<double>(time - std::min(time, heatmap.time_from_ns)) / span;
+    return std::min(heatmap.columns - 1,
+                    static_cast<size_t>(share * static_cast<double>(heatmap.columns)));
+  };
+  std::string row(heatmap.columns, ' ');
+  for (const TimeBand& band : heatmap.bands) {
+    size_t first = column_of(band.begin_ns);
+    size_t last = column_of(band.end_ns);
+    for (size_t column = first; column <= last; ++column) {
+      if (row[column] == ' ') row[column] = '-';
+    }
+    row[first] = '[';
+    row[last] = last == first ? '|' : ']';
+  }
+  for (const TimeMark& mark : heatmap.marks) row[column_of(mark.time_ns)] = '^';
+  out << std::string(label_width + 2, ' ') << row << '\n';
+  for (const TimeBand& band : heatmap.bands) {
+    out << std::string(label_width + 2, ' ') << "[ ] " << format_duration(band.begin_ns) << " - "
+        << format_duration(band.end_ns) << "  phase " << band.label << '\n';
+  }
+  for (const TimeMark& mark : heatmap.marks) {
+    out << std::string(label_width + 2, ' ') << "^   " << format_duration(mark.time_ns) << "  "
+        << mark.label << '\n';
+  }
+}
+
+void write_svg_annotations(std::ostream& out, const std::vector<TimeMark>& marks,
+                           const std::vector<TimeBand>& bands, uint64_t from_ns, uint64_t to_ns,
+                           double left, double plot_width, double top, double bottom) {
+  char buffer[320];
+  double span = static_cast<double>(std::max<uint64_t>(1, to_ns - from_ns));
+  auto x_of = [&](uint64_t time) {
+    return left + plot_width * static_cast<double>(time - std::min(time, from_ns)) / span;
+  };
+  for (const TimeBand& band : bands) {
+    double x = x_of(band.begin_ns);
+    std::snprintf(buffer, sizeof(buffer),
+                  "<g class=\"phase\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                  "height=\"%.1f\" fill=\"#39f\" fill-opacity=\"0.15\" stroke=\"#39f\"/><title>",
+                  x, top, std::max(1.0, x_of(band.end_ns) - x), bottom - top);
+    out << buffer << "phase " << xml_escape(band.label) << ": "
+        << xml_escape(format_duration(band.begin_ns)) << " - "
+        << xml_escape(format_duration(band.end_ns)) << "</title>";
+    std::snprintf(buffer, sizeof(buffer),
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"#139\">", x + 2, top + 10);
+    out << buffer << xml_escape(fit_label(band.label, 24)) << "</text></g>\n";
+  }
+  for (const TimeMark& mark : marks) {
+    double x = x_of(mark.time_ns);
+    std::snprintf(buffer, sizeof(buffer),
+                  "<g class=\"marker\"><line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
+                  "stroke=\"#0a0\" stroke-width=\"1.5\" stroke-dasharray=\"4,2\"/><title>",
+                  x, x, top, bottom);
+    out << buffer << xml_escape(mark.label) << " at " << xml_escape(format_duration(mark.time_ns))
+        << "</title>";
+    std::snprintf(buffer, sizeof(buffer),
+                  "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"#060\">", x + 2, bottom - 3);
+    out << buffer << xml_escape(fit_label(mark.label, 24)) << "</text></g>\n";
+  }
 }
 
 void write_heatmap_svg(std::ostream& out, const Heatmap& heatmap, bool element) {
@@ -446,7 +530,10 @@ void write_heatmap_svg(std::ostream& out, const Heatmap& heatmap, bool element) 
   }
   std::snprintf(buffer, sizeof(buffer), "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
                 left + cell_width * static_cast<double>(heatmap.columns) / 2, bottom + 36);
-  out << buffer << "time since the program started</text>\n</svg>\n";
+  out << buffer << "time since the program started</text>\n";
+  write_svg_annotations(out, heatmap.marks, heatmap.bands, heatmap.time_from_ns, heatmap.time_to_ns,
+                        left, cell_width * static_cast<double>(heatmap.columns), top, bottom);
+  out << "</svg>\n";
 }
 
 namespace {
@@ -570,6 +657,23 @@ bool write_heatmap_png(const std::string& path, const Heatmap& heatmap, std::str
       image.text(std::min(at, image.width() - width), bottom + 9, label);
     }
     image.text(left, bottom + 25, "time");
+    // The program's phases (blue edges) and markers (dashed green lines).
+    double span =
+        static_cast<double>(std::max<uint64_t>(1, heatmap.time_to_ns - heatmap.time_from_ns));
+    auto x_of = [&](uint64_t time) {
+      double share = static_cast<double>(time - std::min(time, heatmap.time_from_ns)) / span;
+      return left + static_cast<size_t>(share * static_cast<double>(cell_width * columns));
+    };
+    static const uint8_t kPhase[3] = {40, 120, 255};
+    static const uint8_t kMarker[3] = {0, 170, 0};
+    for (const TimeBand& band : heatmap.bands) {
+      image.fill(x_of(band.begin_ns), top, 1, bottom - top, kPhase);
+      image.fill(x_of(band.end_ns), top, 1, bottom - top, kPhase);
+      image.fill(x_of(band.begin_ns), top, x_of(band.end_ns) - x_of(band.begin_ns) + 1, 2, kPhase);
+    }
+    for (const TimeMark& mark : heatmap.marks) {
+      for (size_t y = top; y < bottom; y += 6) image.fill(x_of(mark.time_ns), y, 2, 4, kMarker);
+    }
   }
   return save_png(path, image, error);
 }

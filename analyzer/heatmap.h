@@ -29,6 +29,26 @@ struct HeatmapOptions {
   uint64_t address_to = UINT64_MAX;
 };
 
+// What the program annotated (include/damon_prof/annotate.h), drawn over the time axis.
+struct TimeMark {
+  uint64_t time_ns = 0;
+  std::string label;
+};
+struct TimeBand {
+  uint64_t begin_ns = 0;
+  uint64_t end_ns = 0;
+  std::string label;
+};
+// The markers and phase spans inside [from, to], at most `limit` of each.
+void annotation_marks(const Analysis& analysis, uint64_t from_ns, uint64_t to_ns, size_t limit,
+                      std::vector<TimeMark>& marks, std::vector<TimeBand>& bands);
+
+// Phases as shaded bands and markers as dashed lines over an SVG plot whose time axis runs from
+// `left` (at from_ns) over `plot_width` pixels (to to_ns), between `top` and `bottom`.
+void write_svg_annotations(std::ostream& out, const std::vector<TimeMark>& marks,
+                           const std::vector<TimeBand>& bands, uint64_t from_ns, uint64_t to_ns,
+                           double left, double plot_width, double top, double bottom);
+
 struct Heatmap {
   HeatmapKind kind = HeatmapKind::kAddress;
   size_t rows = 0;
@@ -41,6 +61,8 @@ struct Heatmap {
   std::string row_axis;     // "address (gaps removed)", ...
   std::string value_label;  // what full colour means
   uint64_t snapshots = 0;
+  std::vector<TimeMark> marks;  // the program's markers
+  std::vector<TimeBand> bands;  // its phases
   double cell(size_t row, size_t column) const { return cells[row * columns + column]; }
 };
 

@@ -254,6 +254,10 @@ void write_timeline_svg(std::ostream& out, const Analysis& analysis, bool elemen
     out << buffer << format_duration(first + (last - first) * static_cast<uint64_t>(tick) / 4)
         << "</text>\n";
   }
+  std::vector<TimeMark> marks;
+  std::vector<TimeBand> bands;
+  annotation_marks(analysis, first, last, 40, marks, bands);
+  write_svg_annotations(out, marks, bands, first, last, left, width, top, top + height);
   size_t legend = 0;
   for (const Line& line : lines) {
     std::string path;

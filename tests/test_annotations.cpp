@@ -80,9 +80,10 @@ TEST_F(Annotations, PhasesAndMarkersAreInTheReport) {
   EXPECT_FALSE(work["left_open"].get<bool>());
   EXPECT_EQ((*report_)["phase_spans"].size(), 4u);
   const auto& markers = (*report_)["markers"];
-  ASSERT_EQ(markers.size(), 2u);
+  ASSERT_EQ(markers.size(), 3u);
   EXPECT_EQ(markers[0]["name"], "start");
-  EXPECT_EQ(markers[1]["name"], "done");
+  EXPECT_EQ(markers[1]["name"], "arena built");
+  EXPECT_EQ(markers[2]["name"], "done");
   EXPECT_LT(markers[0]["time_ns"].get<uint64_t>(), markers[1]["time_ns"].get<uint64_t>());
   EXPECT_LT(markers[0]["time_ns"].get<uint64_t>(),
             (*report_)["phase_spans"][0]["begin_ns"].get<uint64_t>());
@@ -91,7 +92,7 @@ TEST_F(Annotations, PhasesAndMarkersAreInTheReport) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("PHASES"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("  work                      3 "), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("MARKERS  (2)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("MARKERS  (3)"), std::string::npos) << text.out;
 }
 
 TEST_F(Annotations, CustomAllocatorBlocksAreSitesOfTheirOwn) {
@@ -149,7 +150,37 @@ TEST_F(Annotations, ChromeTraceHasPhaseSlicesAndMarkers) {
   }
   EXPECT_EQ(slices["load"], 1);
   EXPECT_EQ(slices["work"], 3);
-  EXPECT_EQ(markers, (std::vector<std::string>{"start", "done"}));
+  EXPECT_EQ(markers, (std::vector<std::string>{"start", "arena built", "done"}));
+}
+
+// With the access monitor on, heatmaps draw the phases and markers over their time axis.
+TEST_F(Annotations, HeatmapsShowPhasesAndMarkers) {
+  std::string trace = directory_->file("monitored.dprof");
+  CommandResult recorded = cli({"-q", "-o", trace, "--sampling", "2ms", "--aggregation", "10ms",
+                                "--overhead", "100%", test_program("annotated")});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  std::string svg_path = directory_->file("heat.svg");
+  CommandResult svg = cli({"heatmap", trace, "-o", svg_path});
+  ASSERT_EQ(svg.exit_code, 0) << svg.err;
+  std::string document = read_file(svg_path);
+  if (document.find("no region snapshots") != std::string::npos) {
+    GTEST_SKIP() << "no monitoring backend on this kernel";
+  }
+  size_t phases = 0;
+  for (size_t at = document.find("class=\"phase\""); at != std::string::npos;
+       at = document.find("class=\"phase\"", at + 1)) {
+    ++phases;
+  }
+  EXPECT_GE(phases, 3u) << document.substr(0, 2000);  // the work spans at least
+  EXPECT_NE(document.find("<title>phase work: "), std::string::npos);
+  EXPECT_NE(document.find("<title>arena built at "), std::string::npos);
+  CommandResult terminal = cli({"heatmap", trace});
+  ASSERT_EQ(terminal.exit_code, 0) << terminal.err;
+  EXPECT_NE(terminal.out.find("  phase work\n"), std::string::npos) << terminal.out;
+  EXPECT_NE(terminal.out.find("  arena built\n"), std::string::npos) << terminal.out;
+  std::string png_path = directory_->file("heat.png");
+  EXPECT_EQ(cli({"heatmap", trace, "-o", png_path}).exit_code, 0);
+  EXPECT_TRUE(file_exists(png_path));
 }
 
 }  // namespace

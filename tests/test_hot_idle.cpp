@@ -80,8 +80,10 @@ TEST_F(HotIdle, TheHotSiteRanksHottest) {
   const Site& hot = site("make_hot_table");
   const Site& idle = site("make_idle_cache");
   EXPECT_GT(hot.access.hot_byte_seconds, 10 * idle.access.hot_byte_seconds);
-  // Most of its observed byte-seconds were hot, and it never sat idle.
-  EXPECT_GT(hot.access.hot_byte_seconds, 0.25 * hot.access.observed_byte_seconds);
+  // A large share of its observed byte-seconds were hot, and it never sat idle. (The share is the
+  // program's access rate per sampling interval: on a loaded machine, with the test suite running
+  // beside it, the program gets less CPU and it falls; 0.22 was seen in a sanitizer run.)
+  EXPECT_GT(hot.access.hot_byte_seconds, 0.15 * hot.access.observed_byte_seconds);
   EXPECT_LT(hot.access.idle_bytes_peak, kMiB);  // at most a boundary region shared with idle memory
   EXPECT_LT(hot.access.hot_byte_seconds_stderr(), 0.1 * hot.access.hot_byte_seconds);
   EXPECT_GT(hot.access.access_density(analysis_->page_size),

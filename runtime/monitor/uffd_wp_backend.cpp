@@ -24,6 +24,7 @@ UffdWpBackend::~UffdWpBackend() {
   if (pagemap_ >= 0) ::close(pagemap_);
   internal_alloc::release(registered_);
   internal_alloc::release(spans_);
+  internal_alloc::release(pending_);
 }
 
 bool UffdWpBackend::open(const char** reason) {
@@ -77,8 +78,30 @@ bool UffdWpBackend::register_range(const AddressRange& range) {
   registration.range.len = range.end - range.start;
   registration.mode = UFFDIO_REGISTER_MODE_WP;
   if (ioctl(uffd_, UFFDIO_REGISTER, &registration) != 0) return false;
+  remember_populated(range);
   // Sampled mode protects only the sampled pages, at each sampling interval.
   return sampled_ || protect(range.start, range.end - range.start, true);
+}
+
+void UffdWpBackend::remember_populated(const AddressRange& range) {
+  if (pagemap_ < 0) return;
+  if (pending_ == nullptr) {
+    pending_ =
+        static_cast<page_region*>(internal_alloc::allocate(span_capacity_ * sizeof(page_region)));
+    if (pending_ == nullptr) return;
+  }
+  // Beyond the buffer's capacity the rest is dropped: their first writes go unseen, as before.
+  if (pending_count_ >= span_capacity_) return;
+  pm_scan_arg scan{};
+  scan.size = sizeof(scan);
+  scan.start = range.start;
+  scan.end = range.end;
+  scan.vec = reinterpret_cast<uint64_t>(pending_ + pending_count_);
+  scan.vec_len = span_capacity_ - pending_count_;
+  scan.category_mask = PAGE_IS_PRESENT;
+  scan.return_mask = PAGE_IS_PRESENT;
+  long found = ioctl(pagemap_, PAGEMAP_SCAN, &scan);
+  if (found > 0) pending_count_ += static_cast<size_t>(found);
 }
 
 void UffdWpBackend::set_sampled(bool sampled) {
@@ -181,6 +204,10 @@ void UffdWpBackend::check_accesses(Region* regions, size_t count) {
   last_written_pages_ = 0;
   for (size_t i = 0; i < count; ++i) regions[i].written_recently = 0;
   if (pagemap_ < 0) return;
+  if (pending_count_ > 0) {
+    attribute(pending_, pending_count_, regions, count);
+    pending_count_ = 0;
+  }
   if (sampled_) {
     check_sampled_pages(regions, count);
     return;
@@ -247,6 +274,7 @@ uint64_t UffdWpBackend::measure_fault_cost_ns() {
     ioctl(uffd_, UFFDIO_UNREGISTER, &registration);
   }
   munmap(const_cast<char*>(scratch), kPages * kPage);
+  pending_count_ = 0;  // the scratch pages were never the program's
   return cost;
 }
 

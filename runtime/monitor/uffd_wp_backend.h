@@ -58,6 +58,13 @@ class UffdWpBackend final : public AccessBackend {
   size_t registered_capacity_ = 0;
   page_region* spans_ = nullptr;
   size_t span_capacity_ = 0;
+  // Pages already populated when their range was registered: the program touched them before the
+  // monitor could watch. They count as written at the next check (then they are protected like
+  // the rest), so a block filled once and left alone is not taken for never touched.
+  page_region* pending_ = nullptr;
+  size_t pending_count_ = 0;
+  // Records the populated pages of `range` in pending_ (before it is protected).
+  void remember_populated(const AddressRange& range);
   uint64_t last_written_pages_ = 0;
   bool sampled_ = false;
 };

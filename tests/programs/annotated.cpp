@@ -4,7 +4,8 @@
 // phase "work" three times (256 KiB from work_buffer each, freed); a custom arena: one 1 MiB
 // malloc'ed chunk (arena_create) carved into 100 blocks of 1000 bytes (make_node) and one of
 // 64 KiB (make_buffer), 50 nodes freed one by one, the rest ended when the arena is freed;
-// marker "done". Each phase lasts at least 30 ms so that RSS samples can fall in it.
+// markers "arena built" and "done". Each phase lasts at least 30 ms so that RSS samples can fall in
+// it.
 #include <time.h>
 
 #include <cstdlib>
@@ -78,6 +79,7 @@ int main() {
   for (void*& node : nodes) node = make_node(arena);
   sink = make_buffer(arena);
   for (int i = 0; i < 50; ++i) damon_prof_custom_free(nodes[i]);
+  damon_prof_marker("arena built");
   pause_ms(30);
   std::free(arena.chunk);
   damon_prof_marker("done");
