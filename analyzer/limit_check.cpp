@@ -182,6 +182,7 @@ std::vector<Contributor> phase_allocators(const Analysis& analysis, const std::s
     if (site != analysis.site_of_stack.end()) by_site[site->second] += static_cast<double>(bytes);
   }
   std::vector<Contributor> allocators;
+  allocators.reserve(by_site.size());
   for (const auto& [site, bytes] : by_site) {
     allocators.push_back({describe_site(analysis.sites[site]), bytes});
   }

@@ -61,6 +61,21 @@ TEST_F(Annotations, WithoutTheRuntimeTheCallsDoNothing) {
   EXPECT_EQ(result.err, "");
 }
 
+TEST_F(Annotations, TheHeaderWorksFromC) {
+  std::string trace = directory_->file("from_c.dprof");
+  CommandResult recorded =
+      cli({"-q", "-o", trace, "--backend", "none", test_program("annotated_c")});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  CommandResult json = cli({"report", trace, "--format", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto report = nlohmann::json::parse(json.out);
+  ASSERT_EQ(report["markers"].size(), 1u);
+  EXPECT_EQ(report["markers"][0]["name"], "from C");
+  ASSERT_EQ(report["phases"].size(), 1u);
+  EXPECT_EQ(report["phases"][0]["name"], "c phase");
+  EXPECT_EQ(report["phases"][0]["alloc_bytes"], 4096);
+}
+
 TEST_F(Annotations, PhasesAndMarkersAreInTheReport) {
   const auto& phases = (*report_)["phases"];
   ASSERT_EQ(phases.size(), 2u) << phases;

@@ -41,44 +41,51 @@ struct damon_prof_annotation_api {
 
 #define DAMON_PROF_ANNOTATION_SYMBOL "damon_prof_annotation_api_v1"
 
+#ifdef __cplusplus
+#define DAMON_PROF_NULL_ nullptr
+#else
+#define DAMON_PROF_NULL_ ((void*)0)
+#endif
+
 /* The runtime's table, or NULL when the program is not running under damon-prof. */
 static inline const struct damon_prof_annotation_api* damon_prof_api(void) {
-  /* 0: not looked up yet; 1: looked up, absent; else the table. Each translation unit looks up
+  /* NULL: not looked up yet; 1: looked up, absent; else the table. Each translation unit looks up
    * once; a race only repeats the same lookup. */
   static const struct damon_prof_annotation_api* cached;
   const struct damon_prof_annotation_api* api = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
-  if (api == 0) {
+  if (api == DAMON_PROF_NULL_) {
     api =
         (const struct damon_prof_annotation_api*)dlsym(RTLD_DEFAULT, DAMON_PROF_ANNOTATION_SYMBOL);
-    if (api == 0 || api->version < 1) api = (const struct damon_prof_annotation_api*)1;
+    if (api == DAMON_PROF_NULL_ || api->version < 1)
+      api = (const struct damon_prof_annotation_api*)1;
     __atomic_store_n(&cached, api, __ATOMIC_RELEASE);
   }
-  return api == (const struct damon_prof_annotation_api*)1 ? 0 : api;
+  return api == (const struct damon_prof_annotation_api*)1 ? DAMON_PROF_NULL_ : api;
 }
 
 static inline void damon_prof_marker(const char* name) {
   const struct damon_prof_annotation_api* api = damon_prof_api();
-  if (api != 0) api->marker(name);
+  if (api != DAMON_PROF_NULL_) api->marker(name);
 }
 
 static inline void damon_prof_phase_begin(const char* name) {
   const struct damon_prof_annotation_api* api = damon_prof_api();
-  if (api != 0) api->phase_begin(name);
+  if (api != DAMON_PROF_NULL_) api->phase_begin(name);
 }
 
 static inline void damon_prof_phase_end(const char* name) {
   const struct damon_prof_annotation_api* api = damon_prof_api();
-  if (api != 0) api->phase_end(name);
+  if (api != DAMON_PROF_NULL_) api->phase_end(name);
 }
 
 static inline void damon_prof_custom_alloc(const void* address, size_t size) {
   const struct damon_prof_annotation_api* api = damon_prof_api();
-  if (api != 0) api->custom_alloc(address, size);
+  if (api != DAMON_PROF_NULL_) api->custom_alloc(address, size);
 }
 
 static inline void damon_prof_custom_free(const void* address) {
   const struct damon_prof_annotation_api* api = damon_prof_api();
-  if (api != 0) api->custom_free(address);
+  if (api != DAMON_PROF_NULL_) api->custom_free(address);
 }
 
 #ifdef __cplusplus
