@@ -25,12 +25,16 @@ demo: build
 
 # The suite runs twice: as built, and with the analyzer, the CLI and the tests built with
 # AddressSanitizer and UBSan (the preloaded runtime is never sanitized: it runs inside programs).
+# Then the libFuzzer targets (a clang build of the analyzer alone) run briefly on their corpus.
 test: build
 	@scripts/install-deps.sh --test
 	@cmake -S . -B $(BUILD_DIR)-sanitize -DCMAKE_BUILD_TYPE=Debug -DDAMON_PROF_SANITIZE=ON > /dev/null
 	@cmake --build $(BUILD_DIR)-sanitize -j $(JOBS)
 	@cd $(BUILD_DIR)-sanitize && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@CC=clang CXX=clang++ cmake -S . -B $(BUILD_DIR)-fuzz -DDAMON_PROF_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	@cmake --build $(BUILD_DIR)-fuzz -j $(JOBS)
+	@cd $(BUILD_DIR)-fuzz && ctest --output-on-failure $(CTEST_ARGS)
 
 bench: build
 	@scripts/install-deps.sh --bench
@@ -40,4 +44,4 @@ format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	@rm -rf $(BUILD_DIR) $(BUILD_DIR)-sanitize
+	@rm -rf $(BUILD_DIR) $(BUILD_DIR)-sanitize $(BUILD_DIR)-fuzz

@@ -4,6 +4,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -129,6 +130,14 @@ Symbolizer::ModuleDebugInfo* Symbolizer::debug_info_for(const ModuleInfo& module
   auto info = std::make_unique<ModuleDebugInfo>();
   if (module.path.empty() || module.path[0] != '/') {
     // The vDSO and other objects without a file: nothing to read.
+    return (debug_info_[module.id] = std::move(info)).get();
+  }
+  // A trace names the files to open: only regular files are read (a device or a FIFO named by a
+  // damaged or hostile trace would block or never end).
+  struct stat file {};
+  if (stat(module.path.c_str(), &file) != 0 || !S_ISREG(file.st_mode)) {
+    warnings_.push_back(module.path +
+                        ": not a readable file, its frames are shown as module+offset");
     return (debug_info_[module.id] = std::move(info)).get();
   }
   info->dwfl = dwfl_begin(&kOfflineCallbacks);

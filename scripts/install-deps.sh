@@ -5,7 +5,8 @@
 #
 #   scripts/install-deps.sh           build + test dependencies
 #   scripts/install-deps.sh --test    also what the tests drive (headless Chromium for the HTML
-#                                     report, through ChromeDriver from python3)
+#                                     report, through ChromeDriver from python3) and clang with
+#                                     libFuzzer for the fuzz targets
 #   scripts/install-deps.sh --bench   also what the benchmarks compare against (heaptrack)
 set -euo pipefail
 
@@ -17,7 +18,7 @@ packages=(
   zstd binutils
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium chromium-driver python3)
+  packages+=(chromium chromium-driver python3 clang libclang-rt-14-dev)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(heaptrack bc python3 time)

@@ -48,6 +48,11 @@ class TraceBuilder {
     frame_.insert(frame_.end(), body.bytes().begin(), body.bytes().end());
     return *this;
   }
+  // Appends bytes to the frame being built as they are (the fuzzer's arbitrary payloads).
+  TraceBuilder& raw_payload(const uint8_t* data, size_t size) {
+    frame_.insert(frame_.end(), data, data + size);
+    return *this;
+  }
   // Ends the current frame: compresses it and adds its header.
   TraceBuilder& end_frame() {
     std::vector<uint8_t> compressed(ZSTD_compressBound(frame_.size()));
