@@ -59,7 +59,8 @@ void write_annotations_text(std::ostream& out, const Style& style, const Analysi
                   "peak heap", "peak RSS", "allocated");
     out << style.dim(line);
     for (const PhaseStats& phase : analysis.phases) {
-      std::string name = phase.name.size() > 20 ? phase.name.substr(0, 19) + "~" : phase.name;
+      std::string name =
+          printable(phase.name.size() > 20 ? phase.name.substr(0, 19) + "~" : phase.name);
       std::snprintf(
           line, sizeof(line), "  %-20s %6llu %10s %11s %11s %13s%s\n", name.c_str(),
           static_cast<unsigned long long>(phase.spans), format_duration(phase.total_ns).c_str(),
@@ -78,7 +79,7 @@ void write_annotations_text(std::ostream& out, const Style& style, const Analysi
             << '\n';
         break;
       }
-      out << "  " << format_duration(marker.time_ns) << "  " << marker.name << '\n';
+      out << "  " << format_duration(marker.time_ns) << "  " << printable(marker.name) << '\n';
     }
   }
 }

@@ -422,11 +422,11 @@ void write_heatmap_terminal(std::ostream& out, const Heatmap& heatmap, bool colo
   out << std::string(label_width + 2, ' ') << row << '\n';
   for (const TimeBand& band : heatmap.bands) {
     out << std::string(label_width + 2, ' ') << "[ ] " << format_duration(band.begin_ns) << " - "
-        << format_duration(band.end_ns) << "  phase " << band.label << '\n';
+        << format_duration(band.end_ns) << "  phase " << printable(band.label) << '\n';
   }
   for (const TimeMark& mark : heatmap.marks) {
     out << std::string(label_width + 2, ' ') << "^   " << format_duration(mark.time_ns) << "  "
-        << mark.label << '\n';
+        << printable(mark.label) << '\n';
   }
 }
 

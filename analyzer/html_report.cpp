@@ -115,6 +115,24 @@ void write_summary(std::ostream& out, const Analysis& analysis) {
   out << "</table>\n";
 }
 
+// The program's phases and markers (include/damon_prof/annotate.h): names it chose, escaped.
+void write_annotations(std::ostream& out, const Analysis& analysis) {
+  if (analysis.phases.empty() && analysis.markers.empty()) return;
+  out << "<h2>Phases and markers</h2>\n<table class=\"summary\">\n";
+  for (const PhaseStats& phase : analysis.phases) {
+    summary_row(out, "phase " + phase.name,
+                format_count(phase.spans) + " spans, " + format_duration(phase.total_ns) +
+                    ", peak heap " + format_bytes(phase.peak_heap_bytes) + ", " +
+                    format_bytes(phase.alloc_bytes) + " allocated");
+  }
+  size_t shown = 0;
+  for (const Marker& marker : analysis.markers) {
+    if (shown++ == 100) break;
+    summary_row(out, "marker at " + format_duration(marker.time_ns), marker.name);
+  }
+  out << "</table>\n";
+}
+
 void write_site_table(std::ostream& out, Analysis& analysis) {
   std::vector<size_t> listed = top_sites(analysis, 500, [](const Site& site) {
     return static_cast<double>(site.peak_bytes + site.alloc_bytes) + site.access.hot_byte_seconds +
@@ -295,6 +313,7 @@ void write_html_report(std::ostream& out, Analysis& analysis, ReaderOptions read
       << "</style>\n</head><body>\n";
   out << "<h1>damon-prof report</h1>\n<p class=\"note\">" << xml_escape(analysis.path) << "</p>\n";
   write_summary(out, analysis);
+  write_annotations(out, analysis);
   write_site_table(out, analysis);
   write_flamegraphs(out, analysis);
   write_heatmaps(out, analysis, reader);

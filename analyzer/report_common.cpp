@@ -96,6 +96,15 @@ std::string frame_location(const SiteFrame& frame) {
   return module_and_offset(frame);
 }
 
+std::string printable(std::string_view text) {
+  std::string safe(text);
+  for (char& c : safe) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) c = '?';
+  }
+  return safe;
+}
+
 std::string site_name(const Site& site) {
   if (site.frames.empty()) return "<unknown stack>";
   const SiteFrame& frame = site.frames[site.name_frame];

@@ -52,6 +52,10 @@ void begin_view_document(JsonWriter& json, const char* schema, const Analysis& a
 void write_site_figures(JsonWriter& json, const Site& site, const Analysis& analysis);
 void write_working_set(JsonWriter& json, const Analysis& analysis);
 
+// Text from the trace (names the program chose, paths) made safe for a terminal: control
+// characters (escape sequences could rewrite the screen or the title) become '?'.
+std::string printable(std::string_view text);
+
 // The site's short name: its naming frame's function, or module+offset when unsymbolized.
 std::string site_name(const Site& site);
 std::string frame_location(const SiteFrame& frame);  // "file.cpp:42" or "libfoo.so+0x1234"

@@ -158,15 +158,15 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
                style.warn(format_count(analysis.decode.corrupt_frames_skipped) +
                           " corrupt frames skipped (--salvage)"));
   }
-  write_line(out, style, "allocations",
-             calls(totals.alloc_count) + ", " + format_bytes(totals.alloc_bytes) +
-                 " in total  (malloc family " + format_count(totals.malloc_count) +
-                 ", anonymous mmap " + format_count(totals.mmap_count) +
-                 (totals.custom_count != 0
-                      ? ", custom allocator " + format_count(totals.custom_count) + " (" +
-                            format_bytes(totals.custom_bytes) + ")"
-                      : std::string()) +
-                 ")");
+  write_line(
+      out, style, "allocations",
+      calls(totals.alloc_count) + ", " + format_bytes(totals.alloc_bytes) +
+          " in total  (malloc family " + format_count(totals.malloc_count) + ", anonymous mmap " +
+          format_count(totals.mmap_count) +
+          (totals.custom_count != 0 ? ", custom allocator " + format_count(totals.custom_count) +
+                                          " (" + format_bytes(totals.custom_bytes) + ")"
+                                    : std::string()) +
+          ")");
   write_line(out, style, "temporary",
              format_count(totals.temporary_count) + " (" +
                  percent(totals.temporary_count, totals.alloc_count) +

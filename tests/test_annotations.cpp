@@ -69,11 +69,23 @@ TEST_F(Annotations, TheHeaderWorksFromC) {
   CommandResult json = cli({"report", trace, "--format", "json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   auto report = nlohmann::json::parse(json.out);
-  ASSERT_EQ(report["markers"].size(), 1u);
+  ASSERT_EQ(report["markers"].size(), 2u);
   EXPECT_EQ(report["markers"][0]["name"], "from C");
+  EXPECT_EQ(report["markers"][1]["name"], "<script>alert(1)</script>\x1b]0;pwned\x07");
   ASSERT_EQ(report["phases"].size(), 1u);
   EXPECT_EQ(report["phases"][0]["name"], "c phase");
   EXPECT_EQ(report["phases"][0]["alloc_bytes"], 4096);
+
+  // What the program named cannot reach the terminal as escape sequences, nor the page as markup.
+  CommandResult text = cli({"report", trace});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out.find('\x1b'), std::string::npos);
+  EXPECT_NE(text.out.find("<script>alert(1)</script>?]0;pwned?"), std::string::npos) << text.out;
+  std::string page = directory_->file("from_c.html");
+  ASSERT_EQ(cli({"report", trace, "--html", page}).exit_code, 0);
+  std::string html = read_file(page);
+  EXPECT_EQ(html.find("<script>alert(1)"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)"), std::string::npos);
 }
 
 TEST_F(Annotations, PhasesAndMarkersAreInTheReport) {

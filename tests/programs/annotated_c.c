@@ -1,4 +1,5 @@
-/* The annotation header from a C program: a marker and a phase around one allocation. */
+/* The annotation header from a C program: a marker and a phase around one allocation, and a
+ * marker whose name carries markup and a terminal escape sequence (reports must defuse both). */
 #include <stdlib.h>
 
 #include "damon_prof/annotate.h"
@@ -9,5 +10,6 @@ int main(void) {
   void* volatile block = malloc(4096);
   free(block);
   damon_prof_phase_end("c phase");
+  damon_prof_marker("<script>alert(1)</script>\x1b]0;pwned\x07");
   return 0;
 }
