@@ -20,6 +20,19 @@ TraceReader::TraceReader(const std::string& path, ReaderOptions options) : optio
   file_ = std::fopen(path.c_str(), "rb");
   if (file_ == nullptr) throw TraceError(std::string("cannot open: ") + std::strerror(errno));
   file_size_ = static_cast<uint64_t>(status.st_size);
+  try {
+    read_header();
+  } catch (...) {
+    // No destructor runs for an object whose constructor throws: the file is closed here, or
+    // every rejected file would leak a descriptor (the fuzzer ran out of them).
+    std::fclose(file_);
+    file_ = nullptr;
+    throw;
+  }
+  decompressor_ = ZSTD_createDCtx();
+}
+
+void TraceReader::read_header() {
   if (file_size_ == 0) throw TraceError("empty file, not a damon-prof trace");
   dprof_file_header header{};
   size_t got = std::fread(&header, 1, sizeof(header), file_);
@@ -42,7 +55,6 @@ TraceReader::TraceReader(const std::string& path, ReaderOptions options) : optio
   if (std::fseek(file_, static_cast<long>(offset_), SEEK_SET) != 0) {
     throw TraceError("cannot seek past the trace header");
   }
-  decompressor_ = ZSTD_createDCtx();
 }
 
 TraceReader::~TraceReader() {

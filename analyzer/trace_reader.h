@@ -43,6 +43,8 @@ class TraceReader {
 
  private:
   bool resynchronise();
+  // Checks the file header and seeks past it; throws TraceError.
+  void read_header();
 
   std::FILE* file_ = nullptr;
   ReaderOptions options_;

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "test_support.h"
 #include "trace_builder.h"
 #include "trace_decoder.h"
@@ -151,4 +154,30 @@ TEST(TraceReader, CorruptRecordInsideAValidFrameIsReported) {
   builder.write(dir.file("t.dprof"));
   std::string error = error_of(dir.file("t.dprof"));
   EXPECT_NE(error.find("corrupt record"), std::string::npos) << error;
+}
+
+// A rejected file is closed: rejecting thousands (as a fuzzer or a directory scan does) must not
+// run out of file descriptors.
+TEST(TraceReader, RejectedFilesAreClosed) {
+  TempDir dir;
+  std::string not_a_trace = dir.file("text.dprof");
+  std::ofstream(not_a_trace) << "this is not a damon-prof trace at all, just text\n";
+  TraceBuilder future;
+  future.version(DPROF_VERSION_MAJOR + 1, 0).end_frame();
+  future.write(dir.file("future.dprof"));
+  auto open_descriptors = [] {
+    size_t count = 0;
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator("/proc/self/fd")) {
+      ++count;
+    }
+    return count;
+  };
+  size_t before = open_descriptors();
+  for (int i = 0; i < 100; ++i) {
+    for (const std::string& path : {not_a_trace, dir.file("future.dprof")}) {
+      EXPECT_THROW(dprof::analyzer::TraceReader(path, {}), dprof::analyzer::TraceError);
+    }
+  }
+  EXPECT_EQ(open_descriptors(), before);
 }
