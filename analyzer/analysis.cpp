@@ -48,6 +48,9 @@ class AnalysisConsumer : public TraceConsumer {
   void on_annotation(const Annotation& annotation) override {
     phases_.on_annotation(annotation, heap_.totals().live_bytes);
   }
+  void on_child_start(const ChildStart& child) override {
+    if (analysis_.child_start_count++ < kMaxChildStarts) analysis_.child_starts.push_back(child);
+  }
   void on_memory_sample(const MemorySample& sample) override {
     ++analysis_.memory_samples;
     analysis_.peak_rss_bytes = std::max(analysis_.peak_rss_bytes, sample.rss_bytes);
@@ -321,6 +324,8 @@ Analysis analyze_trace(const std::string& path, ReaderOptions options,
   AnalysisConsumer consumer(analysis, analysis_options);
   analysis.decode = decode_trace(path, consumer, options);
   consumer.build_sites();
+  std::stable_sort(analysis.child_starts.begin(), analysis.child_starts.end(),
+                   [](const ChildStart& a, const ChildStart& b) { return a.time_ns < b.time_ns; });
   return analysis;
 }
 

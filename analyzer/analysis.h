@@ -103,6 +103,22 @@ struct AnalysisOptions {
   uint64_t idle_threshold_ns = 1'000'000'000;  // --idle
 };
 
+constexpr size_t kMaxChildStarts = 100000;
+
+struct ChildTrace {
+  std::string path;
+  ProcessInfo process;
+  uint32_t how = 0;    // dprof_child_how from the parent's trace; 0 when the parent did not note it
+  uint32_t depth = 1;  // 1: started by the traced process, 2: by one of its children, ...
+};
+
+struct ProcessTree {
+  std::vector<ChildTrace> traces;  // depth first, each process's children in start order
+  // Children the traced process noted (with a pid) for which no trace was found: programs the
+  // runtime cannot be preloaded into (static, setuid) or that ended before recording anything.
+  std::vector<ChildStart> untraced;
+};
+
 struct Analysis {
   std::string path;
   DecodeSummary decode;
@@ -133,6 +149,12 @@ struct Analysis {
   std::vector<PhaseSpan> phase_spans;
   uint64_t phase_span_count = 0;
   std::vector<PhaseStats> phases;  // in order of first appearance
+  // The child processes the program started, in time order (at most kMaxChildStarts kept).
+  std::vector<ChildStart> child_starts;
+  uint64_t child_start_count = 0;
+  // The traces those children (and theirs) wrote: filled by attach_child_traces (process_tree.h),
+  // which reads the trace's directory, so only when a report asks for it.
+  std::optional<ProcessTree> process_tree;
   // Which site each recorded stack belongs to (index into `sites`).
   std::unordered_map<uint64_t, size_t> site_of_stack;
   std::vector<std::string> warnings;  // symbolization problems and the like

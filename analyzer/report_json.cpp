@@ -1,6 +1,7 @@
 #include "annotation_report.h"
 #include "damon_prof/trace_format.h"
 #include "json_writer.h"
+#include "process_report.h"
 #include "report.h"
 #include "report_common.h"
 
@@ -211,6 +212,7 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
   json.end_array();
 
   write_annotations_json(json, analysis);
+  write_processes_json(json, analysis);
 
   json.key("warnings").begin_array();
   for (const std::string& warning : analysis.warnings) json.value(warning);

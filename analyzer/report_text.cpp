@@ -6,6 +6,7 @@
 
 #include "annotation_report.h"
 #include "damon_prof/trace_format.h"
+#include "process_report.h"
 #include "report.h"
 #include "report_common.h"
 #include "units.h"
@@ -238,7 +239,20 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
         out, style, "",
         style.warn(format_count(analysis.end->dropped_events) + " events could not be recorded"));
   }
+  size_t diagnostics_shown = 0;
+  for (const Diagnostic& diagnostic : analysis.diagnostics) {
+    if (diagnostics_shown++ == 10) {
+      write_line(out, style, "",
+                 style.dim("... " + format_count(analysis.diagnostics.size() - 10) +
+                           " more notes (--format json lists them)"));
+      break;
+    }
+    write_line(out, style, diagnostics_shown == 1 ? "notes" : "",
+               diagnostic.severity != 0 ? style.warn(printable(diagnostic.text))
+                                        : printable(diagnostic.text));
+  }
   write_annotations_text(out, style, analysis, 10);
+  write_processes_text(out, style, analysis, 20);
 
   write_ranking(
       out, style, analysis, options, "TOP SITES BY PEAK HEAP",

@@ -62,7 +62,6 @@ class Decoder {
 
   void release_all() { release_until(UINT64_MAX); }
 
- private:
   void decode_record(uint64_t type, ByteReader& reader) {
     switch (type) {
       case DPROF_REC_PROCESS: {
@@ -239,6 +238,19 @@ class Decoder {
         }
         break;
       }
+      case DPROF_REC_CHILD: {
+        ChildStart child;
+        child.time_ns = reader.u64();
+        child.pid = reader.u64();
+        uint64_t how = reader.u64();
+        if (how < DPROF_CHILD_FORK || how > DPROF_CHILD_SHELL) {
+          ++summary_.unknown_records;  // a way from a newer minor version
+          break;
+        }
+        child.how = static_cast<uint32_t>(how);
+        consumer_.on_child_start(child);
+        break;
+      }
       default:
         ++summary_.unknown_records;  // a newer minor version's record: skip it
         break;
@@ -392,6 +404,29 @@ DecodeSummary decode_trace(const std::string& path, TraceConsumer& consumer,
   summary.truncated = reader.truncated();
   summary.corrupt_frames_skipped = reader.corrupt_frames_skipped();
   return summary;
+}
+
+std::optional<ProcessInfo> read_process_info(const std::string& path) {
+  TraceReader reader(path, {});
+  std::vector<uint8_t> payload;
+  if (!reader.next_frame(payload)) return std::nullopt;
+  struct ProcessCapture : TraceConsumer {
+    std::optional<ProcessInfo> process;
+    void on_process(const ProcessInfo& info) override { process = info; }
+  } capture;
+  DecodeSummary summary;
+  Decoder decoder(capture, summary);
+  ByteReader frame(payload.data(), payload.size());
+  // The runtime writes the process record first; nothing else in the frame needs decoding.
+  while (!frame.at_end()) {
+    uint64_t type = frame.u64();
+    std::string_view body = frame.bytes();
+    if (type != DPROF_REC_PROCESS) continue;
+    ByteReader record(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+    decoder.decode_record(type, record);
+    break;
+  }
+  return capture.process;
 }
 
 }  // namespace dprof::analyzer

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ class TraceConsumer {
   virtual void on_region_snapshot(const RegionSnapshot&) {}
   virtual void on_access_sample(const AccessSample&) {}
   virtual void on_annotation(const Annotation&) {}
+  // In file order, which is not time order (any thread writes them).
+  virtual void on_child_start(const ChildStart&) {}
 };
 
 struct DecodeSummary {
@@ -53,5 +56,9 @@ struct DecodeSummary {
 // error stays delivered.
 DecodeSummary decode_trace(const std::string& path, TraceConsumer& consumer,
                            ReaderOptions options = {});
+
+// The process record alone (from the first frame): who wrote the trace. Throws TraceError when
+// the file is not a trace; nullopt when it holds no process record.
+std::optional<ProcessInfo> read_process_info(const std::string& path);
 
 }  // namespace dprof::analyzer

@@ -129,6 +129,13 @@ struct Annotation {
   std::string name;
 };
 
+// A child process the program started (DPROF_REC_CHILD); `how` is a dprof_child_how.
+struct ChildStart {
+  uint64_t time_ns = 0;
+  uint64_t pid = 0;  // 0: not known (system(), popen())
+  uint32_t how = 0;
+};
+
 struct Diagnostic {
   uint64_t time_ns = 0;
   uint64_t severity = 0;

@@ -1,20 +1,25 @@
 // Process-level events: the program's start (to learn main's exit status), exit paths, exec (the
 // new image writes its own trace; this one ends with an "exec" end record), and dlclose (modules
-// are described before they disappear). fork needs no hook: pthread_atfork handlers in
-// lifecycle.cpp cover every fork() that runs them.
+// are described before they disappear). fork's own bookkeeping is in pthread_atfork handlers
+// (lifecycle.cpp); the fork hook only notes the child's pid in the parent's trace. exec carries
+// the runtime on to the new image (child_processes.h).
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "child_processes.h"
 #include "damon_prof/trace_format.h"
 #include "event_recorder.h"
 #include "internal_alloc.h"
+#include "kernel_handoff.h"
 #include "module_map.h"
 #include "monitor/page_guard.h"
 #include "real_functions.h"
 #include "runtime_state.h"
+#include "sys.h"
 #include "thread_ring.h"
 #include "thread_state.h"
 
@@ -98,6 +103,23 @@ class ExecGuard {
   bool paused_ = false;
 };
 
+// The environment for exec: the runtime carried on to the new image. A vfork child also notes
+// itself in the parent's trace here, the only place it can be seen (vfork cannot be wrapped).
+class ExecEnvironment {
+ public:
+  explicit ExecEnvironment(char* const envp[])
+      : environment_(envp, dprof::child_processes::is_followed(dprof::sys::current_pid())) {
+    if (dprof::is_vfork_child()) {
+      dprof::child_processes::record_child(static_cast<uint64_t>(dprof::sys::current_pid()),
+                                           DPROF_CHILD_VFORK_EXEC);
+    }
+  }
+  char* const* get() const { return environment_.get(); }
+
+ private:
+  dprof::child_processes::ExecEnvironment environment_;
+};
+
 }  // namespace
 
 extern "C" {
@@ -136,44 +158,55 @@ __attribute__((visibility("default"))) int dlclose(void* handle) {
   return result;
 }
 
+__attribute__((visibility("default"))) pid_t fork() {
+  auto next = DPROF_NEXT(fork);
+  if (next == nullptr) {
+    errno = ENOSYS;
+    return -1;
+  }
+  pid_t child = next();
+  if (child > 0) {
+    int saved_errno = errno;
+    dprof::child_processes::record_child(static_cast<uint64_t>(child), DPROF_CHILD_FORK);
+    errno = saved_errno;
+  }
+  return child;
+}
+
 __attribute__((visibility("default"))) int execve(const char* path, char* const argv[],
                                                   char* const envp[]) {
-  ExecGuard guard(argv, envp);
+  ExecEnvironment environment(envp);
+  ExecGuard guard(argv, environment.get());
   dprof::prepare_for_exec();
-  int result = real().execve(path, argv, envp);
+  int result = real().execve(path, argv, environment.get());
   dprof::exec_failed();
   return result;
 }
 
+// execv and execvp are execve and execvpe with `environ`, which the program may have stripped.
 __attribute__((visibility("default"))) int execv(const char* path, char* const argv[]) {
-  ExecGuard guard(argv, environ);
-  dprof::prepare_for_exec();
-  int result = real().execv(path, argv);
-  dprof::exec_failed();
-  return result;
+  return execve(path, argv, environ);
 }
 
 __attribute__((visibility("default"))) int execvp(const char* file, char* const argv[]) {
-  ExecGuard guard(argv, environ);
-  dprof::prepare_for_exec();
-  int result = real().execvp(file, argv);
-  dprof::exec_failed();
-  return result;
+  return execvpe(file, argv, environ);
 }
 
 __attribute__((visibility("default"))) int execvpe(const char* file, char* const argv[],
                                                    char* const envp[]) {
-  ExecGuard guard(argv, envp);
+  ExecEnvironment environment(envp);
+  ExecGuard guard(argv, environment.get());
   dprof::prepare_for_exec();
-  int result = real().execvpe(file, argv, envp);
+  int result = real().execvpe(file, argv, environment.get());
   dprof::exec_failed();
   return result;
 }
 
 __attribute__((visibility("default"))) int fexecve(int fd, char* const argv[], char* const envp[]) {
-  ExecGuard guard(argv, envp);
+  ExecEnvironment environment(envp);
+  ExecGuard guard(argv, environment.get());
   dprof::prepare_for_exec();
-  int result = real().fexecve(fd, argv, envp);
+  int result = real().fexecve(fd, argv, environment.get());
   dprof::exec_failed();
   return result;
 }

@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
+#include "child_processes.h"
+#include "damon_prof/trace_format.h"
 #include "kernel_handoff.h"
 
 using dprof::KernelHandoff;
@@ -22,6 +24,29 @@ namespace {
 
 void stop_read_sampling_for_aio() {
   if (dprof::page_guard::enabled()) dprof::page_guard::disable(dprof::page_guard::kAsyncIoReason);
+}
+
+// posix_spawn's child is a new process: it gets the runtime through its environment, and the
+// parent's trace notes it.
+template <typename Spawn>
+int spawn_child(Spawn next, pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
+                const posix_spawnattr_t* attributes, char* const argv[], char* const envp[]) {
+  if (next == nullptr) return ENOSYS;
+  dprof::child_processes::ExecEnvironment environment(envp, /*replaces_traced_image=*/false);
+  pid_t child = 0;
+  int result;
+  {
+    KernelHandoff handoff;
+    handoff.pause();
+    result = next(&child, path, actions, attributes, argv, environment.get());
+  }
+  if (result == 0) {
+    if (pid != nullptr) *pid = child;
+    int saved_errno = errno;
+    dprof::child_processes::record_child(static_cast<uint64_t>(child), DPROF_CHILD_SPAWN);
+    errno = saved_errno;
+  }
+  return result;
 }
 
 }  // namespace
@@ -63,30 +88,42 @@ DPROF_EXPORT int posix_spawn(pid_t* pid, const char* path,
                              const posix_spawn_file_actions_t* actions,
                              const posix_spawnattr_t* attributes, char* const argv[],
                              char* const envp[]) {
-  KernelHandoff handoff;
-  handoff.pause();
-  DPROF_FORWARD(ENOSYS, posix_spawn, pid, path, actions, attributes, argv, envp);
+  return spawn_child(DPROF_NEXT(posix_spawn), pid, path, actions, attributes, argv, envp);
 }
 
 DPROF_EXPORT int posix_spawnp(pid_t* pid, const char* file,
                               const posix_spawn_file_actions_t* actions,
                               const posix_spawnattr_t* attributes, char* const argv[],
                               char* const envp[]) {
-  KernelHandoff handoff;
-  handoff.pause();
-  DPROF_FORWARD(ENOSYS, posix_spawnp, pid, file, actions, attributes, argv, envp);
+  return spawn_child(DPROF_NEXT(posix_spawnp), pid, file, actions, attributes, argv, envp);
 }
 
 DPROF_EXPORT int system(const char* command) {
+  // The shell's pid is not known; its trace names this process as its parent all the same.
+  if (command != nullptr) dprof::child_processes::record_child(0, DPROF_CHILD_SHELL);
   KernelHandoff handoff;
   handoff.pause();
   DPROF_FORWARD(-1, system, command);
 }
 
 DPROF_EXPORT FILE* popen(const char* command, const char* mode) {
-  KernelHandoff handoff;
-  handoff.pause();
-  DPROF_FORWARD(nullptr, popen, command, mode);
+  auto next = DPROF_NEXT(popen);
+  if (next == nullptr) {
+    errno = ENOSYS;
+    return nullptr;
+  }
+  FILE* stream;
+  {
+    KernelHandoff handoff;
+    handoff.pause();
+    stream = next(command, mode);
+  }
+  if (stream != nullptr) {
+    int saved_errno = errno;
+    dprof::child_processes::record_child(0, DPROF_CHILD_SHELL);
+    errno = saved_errno;
+  }
+  return stream;
 }
 
 DPROF_EXPORT int aio_read(struct aiocb* request) {

@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "byte_writer.h"
+#include "child_processes.h"
 #include "damon_prof/trace_format.h"
 #include "event_recorder.h"
 #include "internal_alloc.h"
@@ -42,6 +43,7 @@ bool g_thread_key_created = false;
 bool g_atfork_registered = false;
 pid_t g_traced_pid = 0;
 bool g_is_fork_child = false;
+pid_t g_fork_parent_pid = 0;  // for a fork child: who forked it (getppid() may already be init)
 std::atomic<bool> g_exit_status_known{false};
 std::atomic<int> g_exit_status{0};
 bool g_verbose = false;
@@ -92,7 +94,7 @@ size_t encode_process_record(uint8_t* out, size_t capacity, bool replaced_earlie
   if (body == nullptr || text == nullptr) return 0;
   ByteWriter writer(body, capacity);
   writer.u64(static_cast<uint64_t>(g_traced_pid));
-  writer.u64(static_cast<uint64_t>(getppid()));
+  writer.u64(static_cast<uint64_t>(g_is_fork_child ? g_fork_parent_pid : getppid()));
   writer.u64(sys::realtime_ns());
   writer.u64(static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
   uint64_t flags = 0;
@@ -108,12 +110,13 @@ size_t encode_process_record(uint8_t* out, size_t capacity, bool replaced_earlie
   writer.bytes(text, cmdline_length);
   writer.str(DAMON_PROF_VERSION);
   int options_length =
-      snprintf(text, 8192, "flush_interval_ms=%llu%csample_interval_ms=%llu",
+      snprintf(text, 8192, "flush_interval_ms=%llu%csample_interval_ms=%llu%cfollow_children=%d",
                static_cast<unsigned long long>(
                    env_milliseconds("DAMON_PROF_FLUSH_INTERVAL", 1000000000ull) / 1000000ull),
                '\0',
                static_cast<unsigned long long>(
-                   env_milliseconds("DAMON_PROF_SAMPLE_INTERVAL", 100000000ull) / 1000000ull));
+                   env_milliseconds("DAMON_PROF_SAMPLE_INTERVAL", 100000000ull) / 1000000ull),
+               '\0', child_processes::follows_children() ? 1 : 0);
   writer.bytes(text, options_length > 0 ? static_cast<size_t>(options_length) : 0);
   ByteWriter record(out, capacity);
   record.u64(DPROF_REC_PROCESS);
@@ -152,15 +155,23 @@ void after_fork_in_child() {
   thread_stacks::reset_after_fork();
   thread_state().ring = nullptr;
   g_is_fork_child = true;
+  g_fork_parent_pid = g_traced_pid;
+  g_traced_pid = sys::current_pid();  // from here on only a vfork child has another pid
   // The trace is only created if the child records something (a fork that execs at once leaves
-  // no empty file behind).
-  g_status.store(static_cast<int>(RuntimeStatus::kForkPending));
+  // no empty file behind). Under --no-follow the child is not traced at all.
+  g_status.store(static_cast<int>(child_processes::follows_children() ? RuntimeStatus::kForkPending
+                                                                      : RuntimeStatus::kDisabled));
 }
 
 bool initialize() {
   RuntimeScope scope;
   resolve_real_functions();
   g_verbose = getenv("DAMON_PROF_VERBOSE") != nullptr;
+  child_processes::capture_settings();
+  if (!child_processes::is_followed(sys::current_pid())) {
+    verbose("--no-follow: not tracing this child process", nullptr);
+    return false;
+  }
   if (!g_thread_key_created) {
     if (pthread_key_create(&g_thread_key, on_thread_exit) != 0) return false;
     g_thread_key_created = true;
@@ -196,6 +207,9 @@ bool initialize() {
     g_atfork_registered = true;
   }
   install_fatal_signal_handlers();
+  // The thread that starts the runtime (the main thread, nearly always) was not started through
+  // the pthread_create hook: its stack and TLS are recorded here.
+  thread_stacks::record_current_thread();
   verbose("recording to ", path);
   monitor::start_monitor();
   return true;
@@ -232,6 +246,10 @@ bool recording_active() {
   g_status.store(static_cast<int>(ok ? RuntimeStatus::kActive : RuntimeStatus::kDisabled),
                  std::memory_order_release);
   return ok;
+}
+
+bool recording_started() {
+  return g_status.load(std::memory_order_acquire) == static_cast<int>(RuntimeStatus::kActive);
 }
 
 void note_exit_status(int status) {

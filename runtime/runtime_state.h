@@ -19,6 +19,8 @@ enum class RuntimeStatus : int {
 
 // True when this call should be recorded. Initialises the runtime on first use.
 bool recording_active();
+// True while recording, without starting it.
+bool recording_started();
 pthread_key_t runtime_thread_key();
 
 // Exit-status bookkeeping for the end record.

@@ -1,5 +1,6 @@
 #include "thread_stacks.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 
@@ -18,9 +19,32 @@ struct Slot {
   std::atomic<pid_t> tid{0};  // 0 free, -1 being filled, else the owning thread
   uint64_t start = 0;
   uint64_t end = 0;
+  // The thread's static TLS and control block: the C library (errno, cancellation state) and the
+  // runtime itself touch them all the time, also where no SIGSEGV handler of ours may be in place.
+  uint64_t tls_start = 0;
+  uint64_t tls_end = 0;
 };
 
 Slot g_slots[kSlots];
+
+// The static TLS blocks lie below the thread pointer, the control block (struct pthread, about
+// 2.3 KiB) above it (x86-64). ld.so reports the static TLS size; 64 KiB when it cannot be asked.
+void tls_range_of_current_thread(uint64_t* start, uint64_t* end) {
+  static size_t static_size = 0;
+  if (static_size == 0) {
+    using Query = void (*)(size_t*, size_t*);
+    auto query = reinterpret_cast<Query>(dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info"));
+    size_t size = 0;
+    size_t align = 0;
+    if (query != nullptr) query(&size, &align);
+    static_size = size != 0 && size < (16u << 20) ? size : 65536;
+  }
+  constexpr uint64_t kPage = 4096;
+  constexpr uint64_t kControlBlock = 4096;
+  auto pointer = reinterpret_cast<uint64_t>(pthread_self());
+  *start = (pointer - static_size) & ~(kPage - 1);
+  *end = (pointer + kControlBlock + kPage - 1) & ~(kPage - 1);
+}
 
 bool alive(pid_t tid) {
   return syscall(SYS_tgkill, sys::current_pid(), tid, 0) == 0 || errno != ESRCH;
@@ -43,9 +67,23 @@ void record_current_thread() {
     if (!slot.tid.compare_exchange_strong(expected, kClaiming, std::memory_order_acq_rel)) continue;
     slot.start = reinterpret_cast<uint64_t>(base);
     slot.end = slot.start + size;
+    tls_range_of_current_thread(&slot.tls_start, &slot.tls_end);
     slot.tid.store(tid, std::memory_order_release);
     return;
   }
+}
+
+void leave_current_stack_out_of_core_dumps() {
+  RuntimeScope scope;
+  pthread_attr_t attributes;
+  if (pthread_getattr_np(pthread_self(), &attributes) != 0) return;
+  void* base = nullptr;
+  size_t size = 0;
+  if (pthread_attr_getstack(&attributes, &base, &size) == 0 && size != 0) {
+    sys::raw_syscall(SYS_madvise, reinterpret_cast<long>(base), static_cast<long>(size),
+                     MADV_DONTDUMP);
+  }
+  pthread_attr_destroy(&attributes);
 }
 
 size_t live_ranges(uint64_t (*out)[2], size_t capacity) {
@@ -61,6 +99,11 @@ size_t live_ranges(uint64_t (*out)[2], size_t capacity) {
     if (count < capacity) {
       out[count][0] = slot.start;
       out[count][1] = slot.end;
+      ++count;
+    }
+    if (count < capacity && slot.tls_end > slot.tls_start) {
+      out[count][0] = slot.tls_start;
+      out[count][1] = slot.tls_end;
       ++count;
     }
   }

@@ -8,10 +8,13 @@
 
 namespace dprof::thread_stacks {
 
-// Records the calling thread's stack.
+// Records the calling thread's stack, and its static TLS and control block.
 void record_current_thread();
-// Writes the stacks of the threads still alive as (start, end) pairs; returns how many.
+// Writes the stacks (and TLS areas) of the threads still alive as (start, end) pairs; returns
+// how many.
 size_t live_ranges(uint64_t (*out)[2], size_t capacity);
+// For the runtime's own threads: their stacks are not part of the program's core dumps.
+void leave_current_stack_out_of_core_dumps();
 // After fork only the forking thread exists.
 void reset_after_fork();
 

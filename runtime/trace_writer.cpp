@@ -20,6 +20,7 @@
 #include "ring_items.h"
 #include "sys.h"
 #include "thread_ring.h"
+#include "thread_stacks.h"
 #include "thread_state.h"
 
 namespace dprof {
@@ -308,6 +309,7 @@ void* writer_main(void*) {
   thread_state().in_runtime = 1;  // everything this thread allocates is the runtime's
   g_writer_tid.store(sys::current_tid(), std::memory_order_release);
   prctl(PR_SET_NAME, "damon-prof-wr", 0, 0, 0);
+  thread_stacks::leave_current_stack_out_of_core_dumps();
   g_writer.compressor = ZSTD_createCCtx();
   ZSTD_CCtx_setParameter(g_writer.compressor, ZSTD_c_compressionLevel,
                          g_writer.settings.compression_level);

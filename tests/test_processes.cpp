@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <thread>
 
 #include "damon_prof/trace_format.h"
@@ -127,4 +128,98 @@ TEST(Processes, KillNineLeavesAReadableTrace) {
   EXPECT_EQ(report.exit_code, 0) << report.err;
   EXPECT_NE(report.err.find("incomplete"), std::string::npos) << report.err;
   EXPECT_NE(report.out.find("before_the_end"), std::string::npos);
+}
+
+// Every way of starting a child (fork, vfork+exec, posix_spawn with the program's environment and
+// with an empty one, system(), popen()) leaves a trace for it; the parent's trace notes the
+// children and its report lists their traces, grandchildren (the commands the shells ran) under
+// their shells.
+TEST(Processes, EveryKindOfChildWritesItsOwnTrace) {
+  TempDir directory;
+  std::string parent_trace = directory.file("parent.dprof");
+  CommandResult result = run_command(
+      {damon_prof_binary(), "-q", "-o", parent_trace, test_program("process_tree"), "tree"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto parent = analyze_symbolized(parent_trace);
+  EXPECT_EQ(totals_for(parent, "parent_allocations").alloc_bytes, 3u * 333);
+  std::map<uint32_t, int> started;
+  for (const auto& start : parent.child_starts) ++started[start.how];
+  EXPECT_EQ(started[DPROF_CHILD_FORK], 1);
+  EXPECT_EQ(started[DPROF_CHILD_VFORK_EXEC], 1);
+  EXPECT_EQ(started[DPROF_CHILD_SPAWN], 2);
+  EXPECT_EQ(started[DPROF_CHILD_SHELL], 2);
+  // Each leaf K (K x 1000 bytes) wrote exactly one trace, with a complete end.
+  std::map<uint64_t, int> leaves;
+  for (const std::string& trace : directory.files_ending_with(".dprof")) {
+    if (trace == parent_trace) continue;
+    auto analysis = analyze_symbolized(trace);
+    ASSERT_TRUE(analysis.end.has_value()) << trace;
+    uint64_t bytes = totals_for(analysis, "leaf_allocations").alloc_bytes;
+    if (bytes != 0) ++leaves[bytes / 1000];
+  }
+  for (uint64_t leaf = 1; leaf <= 6; ++leaf) EXPECT_EQ(leaves[leaf], 1) << "leaf " << leaf;
+
+  CommandResult report =
+      run_command({damon_prof_binary(), "report", parent_trace, "--format", "json"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  for (const char* expected :
+       {"\"children_started\": 6", "\"how\": \"fork\"", "\"how\": \"vfork+exec\"",
+        "\"how\": \"posix_spawn\"", "\"how\": \"shell\"", "\"depth\": 2", "\"untraced\": []"}) {
+    EXPECT_NE(report.out.find(expected), std::string::npos) << expected << "\n" << report.out;
+  }
+  CommandResult text = run_command({damon_prof_binary(), "report", parent_trace});
+  EXPECT_NE(text.out.find("CHILD PROCESSES  (6 started: 1 fork, 1 vfork+exec, 2 posix_spawn, "
+                          "2 shell)"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("damon-prof report " + directory.path() + "/sh."), std::string::npos)
+      << text.out;
+}
+
+TEST(Processes, NoFollowTracesOnlyTheProgramItself) {
+  TempDir directory;
+  std::string parent_trace = directory.file("parent.dprof");
+  CommandResult result = run_command({damon_prof_binary(), "-q", "--no-follow", "-o", parent_trace,
+                                      test_program("process_tree"), "tree"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(directory.files_ending_with(".dprof"), std::vector<std::string>{parent_trace});
+  auto parent = analyze_symbolized(parent_trace);
+  EXPECT_EQ(parent.child_start_count, 6u);
+  EXPECT_EQ(totals_for(parent, "parent_allocations").alloc_bytes, 3u * 333);
+  CommandResult text = run_command({damon_prof_binary(), "report", parent_trace});
+  EXPECT_NE(text.out.find("children were not traced (--no-follow)"), std::string::npos) << text.out;
+}
+
+// A process tree of hundreds of short processes: every one writes a complete trace, and the
+// parent's report lists them all.
+TEST(Processes, HundredsOfShortProcesses) {
+  TempDir directory;
+  std::string parent_trace = directory.file("parent.dprof");
+  constexpr int kChildren = 250;
+  CommandResult result =
+      run_command({damon_prof_binary(), "-q", "-o", parent_trace, test_program("process_tree"),
+                   "many", std::to_string(kChildren)});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto traces = directory.files_ending_with(".dprof");
+  ASSERT_EQ(traces.size(), static_cast<size_t>(kChildren + 1));
+  for (const std::string& trace : traces) {
+    auto analysis = dprof::analyzer::analyze_trace(trace);
+    ASSERT_TRUE(analysis.end.has_value()) << trace;
+    EXPECT_FALSE(analysis.decode.truncated) << trace;
+    if (trace != parent_trace) {
+      EXPECT_EQ(analysis.end->code, 0) << trace;
+      EXPECT_GE(analysis.totals.alloc_bytes, 1000u) << trace;
+    }
+  }
+  CommandResult report =
+      run_command({damon_prof_binary(), "report", parent_trace, "--format", "json"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  size_t listed = 0;
+  for (size_t at = report.out.find("\"depth\": 1"); at != std::string::npos;
+       at = report.out.find("\"depth\": 1", at + 1)) {
+    ++listed;
+  }
+  EXPECT_EQ(listed, static_cast<size_t>(kChildren));
+  EXPECT_NE(report.out.find("\"children_started\": " + std::to_string(kChildren)),
+            std::string::npos);
 }

@@ -78,3 +78,24 @@ TEST(SafetyStress, AsynchronousIoStopsReadSampling) {
   EXPECT_NE(monitored.last_reason.find("asynchronous I/O"), std::string::npos)
       << monitored.last_reason;
 }
+
+// A SIGSEGV handler installed with the raw system call, where no hook sees it: the runtime notices
+// that the handler is no longer its own, stops read sampling (restoring every page) before the
+// program touches its heap again, and the trace says why. The program's handler never runs.
+TEST(SafetyStress, SigsegvHandlerInstalledBehindTheRuntimesBackStopsReadSampling) {
+  TempDir directory;
+  std::string trace = directory.file("raw.dprof");
+  CommandResult result =
+      run_command({damon_prof_binary(), "-q", "-o", trace, "--sampling", "2ms", "--aggregation",
+                   "20ms", "--overhead", "100%", test_program("signals"), "raw-handler", "600"});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(result.out, "worked on the heap with its own handler in place\n");
+  Monitored monitored;
+  dprof::analyzer::decode_trace(trace, monitored);
+  if (monitored.backend.find("mprotect") == std::string::npos) {
+    GTEST_SKIP() << "no read sampling on this kernel: " << monitored.backend;
+  }
+  EXPECT_EQ(monitored.last_backend.find("mprotect"), std::string::npos) << monitored.last_backend;
+  EXPECT_NE(monitored.last_reason.find("SIGSEGV handler was replaced"), std::string::npos)
+      << monitored.last_reason;
+}

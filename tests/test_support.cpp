@@ -17,6 +17,14 @@
 
 namespace dprof::testing {
 
+namespace {
+bool g_core_dumps_allowed = false;
+}  // namespace
+
+void allow_core_dumps(bool allowed) {
+  g_core_dumps_allowed = allowed;
+}
+
 CommandResult run_command(const std::vector<std::string>& argv,
                           const std::vector<std::string>& environment,
                           const std::string& directory) {
@@ -32,8 +40,10 @@ CommandResult run_command(const std::vector<std::string>& argv,
     close(err_pipe[0]);
     close(out_pipe[1]);
     close(err_pipe[1]);
-    struct rlimit no_core = {0, 0};  // tests that crash programs on purpose leave no cores
-    setrlimit(RLIMIT_CORE, &no_core);
+    if (!g_core_dumps_allowed) {
+      struct rlimit no_core = {0, 0};  // tests that crash programs on purpose leave no cores
+      setrlimit(RLIMIT_CORE, &no_core);
+    }
     int null_fd = open("/dev/null", O_RDONLY);
     dup2(null_fd, 0);
     if (!directory.empty() && chdir(directory.c_str()) != 0) _exit(126);

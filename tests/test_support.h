@@ -21,6 +21,9 @@ CommandResult run_command(const std::vector<std::string>& argv,
                           const std::string& directory = "");
 
 // A fresh empty directory, removed with its contents when the object goes.
+// Commands run with core dumps off (RLIMIT_CORE 0) unless a test that looks at them allows them.
+void allow_core_dumps(bool allowed);
+
 class TempDir {
  public:
   TempDir();

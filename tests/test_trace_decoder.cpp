@@ -168,8 +168,7 @@ TEST(TraceDecoder, AnnotationsAreDeliveredInTimeOrderWithEvents) {
   builder.write(dir.file("t.dprof"));
   Order order;
   dprof::analyzer::DecodeSummary summary = decode_trace(dir.file("t.dprof"), order);
-  std::vector<std::string> expected = {"load@40", "event@50", "mark@110", "load@120",
-                                       "event@150"};
+  std::vector<std::string> expected = {"load@40", "event@50", "mark@110", "load@120", "event@150"};
   EXPECT_EQ(order.seen, expected);
   EXPECT_EQ(summary.unknown_records, 1u);
 }

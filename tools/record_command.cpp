@@ -88,18 +88,27 @@ std::vector<std::string> exec_chain(const std::string& root) {
   return chain;
 }
 
-void summarize(const std::string& root_trace) {
+void summarize(const std::string& root_trace, bool follow_children) {
   std::vector<std::string> chain = exec_chain(root_trace);
   const std::string& last = chain.back();
+  uint64_t children = 0;
   try {
     analyzer::Analysis analysis = analyzer::analyze_trace(last);
     analyzer::write_short_summary(std::cerr, analysis);
     if (!analysis.end) std::cerr << "damon-prof: " << analyzer::describe_end(analysis) << "\n";
+    children = analysis.child_start_count;
   } catch (const analyzer::TraceError& error) {
     std::cerr << "damon-prof: " << last << ": " << error.what() << "\n";
     return;
   }
   std::cerr << "damon-prof: trace written to " << last << " (damon-prof report " << last << ")\n";
+  if (children != 0) {
+    std::cerr << "damon-prof: the program started " << children
+              << (children == 1 ? " child process" : " child processes") << " ("
+              << (follow_children ? "their traces are listed by damon-prof report"
+                                  : "not traced: --no-follow")
+              << ")\n";
+  }
   if (chain.size() > 1) {
     std::cerr << "damon-prof: the program replaced itself by exec; earlier images:";
     for (size_t i = 0; i + 1 < chain.size(); ++i) std::cerr << " " << chain[i];
@@ -178,7 +187,11 @@ int record_command(const std::vector<std::string>& arguments) {
   std::string trace = output.empty() ? output_dir + "/" + basename_of(program_argv[0]) + "." +
                                            std::to_string(child) + ".dprof"
                                      : output;
-  if (!quiet) summarize(trace);
+  bool follow_children = true;
+  for (const auto& [name, value] : options.runtime_environment) {
+    if (name == "DAMON_PROF_NO_FOLLOW") follow_children = false;
+  }
+  if (!quiet) summarize(trace, follow_children);
   if (WIFSIGNALED(status)) die_like(WTERMSIG(status));
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

@@ -40,6 +40,10 @@ bool parse_record_options(const std::vector<std::string>& arguments, RecordOptio
       options->quiet = true;
       continue;
     }
+    if (option == "--no-follow") {
+      environment.emplace_back("DAMON_PROF_NO_FOLLOW", "1");
+      continue;
+    }
     bool takes_value = option == "-o" || option == "--output" || option == "--flush-interval" ||
                        option == "--backend" || option == "--sampling" ||
                        option == "--aggregation" || option == "--update" ||

@@ -6,6 +6,7 @@
 #include "analysis.h"
 #include "commands.h"
 #include "html_report.h"
+#include "process_tree.h"
 #include "regions_view.h"
 #include "report.h"
 #include "report_views.h"
@@ -118,6 +119,8 @@ int report_command(const std::vector<std::string>& arguments) {
   std::optional<analyzer::Analysis> loaded = load_trace(trace_path, loading);
   if (!loaded) return 2;
   analyzer::Analysis& analysis = *loaded;
+  // The summary lists the traces the program's children wrote beside this one.
+  if (view.empty() || view == "summary") analyzer::attach_child_traces(analysis);
 
   if (!html_path.empty()) {
     std::ofstream html(html_path, std::ios::out | std::ios::trunc);

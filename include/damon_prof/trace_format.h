@@ -27,7 +27,7 @@ extern "C" {
   "DPROF\r\n"
 #define DPROF_FILE_MAGIC_SIZE 8
 #define DPROF_VERSION_MAJOR 1
-#define DPROF_VERSION_MINOR 3
+#define DPROF_VERSION_MINOR 4
 
 /* 32 bytes at offset 0 of every trace file. */
 struct dprof_file_header {
@@ -116,6 +116,17 @@ enum dprof_record_type {
    * u time_ns, u tid, u kind (dprof_annotation_kind), str name. Written by any thread: readers
    * order them by time with the events. */
   DPROF_REC_ANNOTATION = 14,
+  /* Since 1.4. The process started a child: u time_ns, u pid (0 when not known, as for
+   * system()), u how (dprof_child_how). The child writes its own trace, whose process record
+   * names this process as its parent. Written by any thread, like annotations. */
+  DPROF_REC_CHILD = 15,
+};
+
+enum dprof_child_how {
+  DPROF_CHILD_FORK = 1,       /* fork() */
+  DPROF_CHILD_VFORK_EXEC = 2, /* vfork() (or clone(CLONE_VFORK)) then exec */
+  DPROF_CHILD_SPAWN = 3,      /* posix_spawn(), posix_spawnp() */
+  DPROF_CHILD_SHELL = 4,      /* system(), popen(): a shell runs the command */
 };
 
 enum dprof_annotation_kind {

@@ -278,6 +278,7 @@ void tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t
 void* monitor_main(void*) {
   thread_state().in_runtime = 1;
   prctl(PR_SET_NAME, "damon-prof-mon", 0, 0, 0);
+  thread_stacks::leave_current_stack_out_of_core_dumps();
   if (g_monitor.uffd != nullptr) g_monitor.fault_cost_ns = g_monitor.uffd->measure_fault_cost_ns();
   if (g_monitor.reads != nullptr) {
     g_monitor.read_fault_cost_ns = g_monitor.reads->measure_fault_cost_ns();

@@ -24,6 +24,11 @@ record footprint --sampling 5ms --aggregation 20ms "$programs/footprint" 64 128 
 record reads --backend mprotect --sampling 5ms --aggregation 20ms --overhead 100% \
   "$programs/access_pattern" 1 1 120 rw 1
 record mappings --backend none "$programs/exact_allocations"
+# Child-process records (the children's own traces stay out of the corpus).
+mkdir -p "$work/children"
+"$damon_prof" -q -o "$work/children/children.dprof" --backend none "$programs/process_tree" tree \
+  > /dev/null
+cp "$work/children/children.dprof" "$traces/"
 # A trace cut mid-frame, as kill -9 leaves one.
 head -c "$(( $(stat -c %s "$traces/footprint.dprof") * 2 / 3 ))" "$traces/footprint.dprof" \
   > "$traces/truncated.dprof"
