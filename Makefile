@@ -7,7 +7,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo test bench clean format
+.PHONY: all deps build demo test bench compat clean format
 
 all: build
 
@@ -35,6 +35,11 @@ test: build
 	@CC=clang CXX=clang++ cmake -S . -B $(BUILD_DIR)-fuzz -DDAMON_PROF_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 	@cmake --build $(BUILD_DIR)-fuzz -j $(JOBS)
 	@cd $(BUILD_DIR)-fuzz && ctest --output-on-failure $(CTEST_ARGS)
+
+# Every case of the compatibility suite (CI runs the quick ones inside `make test`).
+compat: build
+	@scripts/install-deps.sh --compat
+	@tests/compat/run.sh $(BUILD_DIR)
 
 bench: build
 	@scripts/install-deps.sh --bench

@@ -8,6 +8,7 @@
 #                                     report, through ChromeDriver from python3) and clang with
 #                                     libFuzzer for the fuzz targets
 #   scripts/install-deps.sh --bench   also what the benchmarks compare against (heaptrack)
+#   scripts/install-deps.sh --compat  also every program of the compatibility suite (tests/compat)
 set -euo pipefail
 
 packages=(
@@ -19,6 +20,11 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(chromium chromium-driver python3 clang libclang-rt-14-dev)
+  # The compatibility suite's quick cases (tests/compat/run.sh --fast).
+  packages+=(sqlite3 xz-utils git perl gzip)
+fi
+if [[ "${1:-}" == "--compat" ]]; then
+  packages+=(python3 sqlite3 xz-utils git perl gzip make gcc redis-server redis-tools)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(heaptrack bc python3 time)
