@@ -54,6 +54,8 @@ class AnalysisConsumer : public TraceConsumer {
   void on_memory_sample(const MemorySample& sample) override {
     ++analysis_.memory_samples;
     analysis_.peak_rss_bytes = std::max(analysis_.peak_rss_bytes, sample.rss_bytes);
+    analysis_.peak_runtime_bytes = std::max(analysis_.peak_runtime_bytes, sample.runtime_bytes);
+    analysis_.last_runtime_bytes = sample.runtime_bytes;
     phases_.on_rss_sample(sample.time_ns, sample.rss_bytes);
     last_sample_time_ = std::max(last_sample_time_, sample.time_ns);
     point_.time_ns = sample.time_ns;

@@ -127,6 +127,9 @@ struct Analysis {
   HeapTotals totals;
   uint64_t peak_rss_bytes = 0;
   uint64_t memory_samples = 0;
+  // damon-prof's own resident memory over the memory samples (0 in traces before format 1.4).
+  uint64_t peak_runtime_bytes = 0;
+  uint64_t last_runtime_bytes = 0;
   uint64_t thread_count = 0;
   uint64_t duration_ns = 0;
   std::vector<ModuleInfo> modules;

@@ -144,6 +144,7 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
   json.field("leaked_count", totals.live_count);
   json.field("temporary_count", totals.temporary_count);
   json.field("peak_rss_bytes", analysis.peak_rss_bytes);
+  json.field("profiler_peak_bytes", analysis.peak_runtime_bytes);
   json.field("duration_ns", analysis.duration_ns);
   json.field("thread_count", analysis.thread_count);
   json.field("site_count", static_cast<uint64_t>(analysis.sites.size()));

@@ -141,6 +141,7 @@ class Decoder {
         sample.rss_bytes = reader.u64();
         sample.heap_in_use_bytes = reader.u64();
         sample.heap_arena_bytes = reader.u64();
+        if (!reader.at_end()) sample.runtime_bytes = reader.u64();
         hold(sample.time_ns, std::move(sample));
         break;
       }

@@ -71,6 +71,7 @@ struct MemorySample {
   uint64_t rss_bytes = 0;
   uint64_t heap_in_use_bytes = 0;
   uint64_t heap_arena_bytes = 0;
+  uint64_t runtime_bytes = 0;  // since 1.4: damon-prof's own resident memory (part of rss_bytes)
 };
 
 struct EndInfo {

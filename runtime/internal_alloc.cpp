@@ -161,6 +161,13 @@ void reserved_range(uint64_t* start, uint64_t* end) {
   *end = base == 0 ? 0 : base + kReservedBytes;
 }
 
+void used_range(uint64_t* start, uint64_t* end) {
+  auto base = reinterpret_cast<uint64_t>(state.base.load(std::memory_order_acquire));
+  size_t bump = state.bump.load(std::memory_order_relaxed);
+  *start = base;
+  *end = base == 0 ? 0 : base + (bump < kReservedBytes ? bump : kReservedBytes);
+}
+
 size_t bytes_in_use() {
   return state.in_use.load(std::memory_order_relaxed);
 }

@@ -19,6 +19,8 @@ size_t usable_size(const void* block);
 bool owns(const void* block);
 // The reserved range all internal memory lies in (both 0 before first use).
 void reserved_range(uint64_t* start, uint64_t* end);
+// The part of it ever handed out (pages beyond it were never touched).
+void used_range(uint64_t* start, uint64_t* end);
 // Bytes currently handed out (for the trace's account of the runtime's own memory).
 size_t bytes_in_use();
 

@@ -1,6 +1,7 @@
 // Start-up, fork, exec and exit of the runtime. See runtime_state.h.
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +71,14 @@ uint64_t env_milliseconds(const char* name, uint64_t fallback) {
 
 void on_thread_exit(void* ring) {
   if (ring == nullptr) return;
+  // Other keys' destructors (and the C library after them) may still free memory on this thread:
+  // stay registered until the last round, and keep the ring. The writer frees it once the thread
+  // is gone, so nothing the thread does until then is lost or needs a second ring.
+  if (++thread_state().exit_rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+    pthread_setspecific(g_thread_key, ring);
+    return;
+  }
   ring_registry::mark_exited(static_cast<Ring*>(ring));
-  thread_state().ring = nullptr;
 }
 
 // Reads a whole small /proc file into `buffer`; returns the byte count.

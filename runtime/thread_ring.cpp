@@ -131,6 +131,16 @@ void reset_after_fork() {
   g_dropped.store(0, std::memory_order_relaxed);
 }
 
+uint64_t mapped_bytes() {
+  uint64_t total = 0;
+  size_t high = slot_count();
+  for (size_t index = 0; index < high; ++index) {
+    if (g_slots[index].load(std::memory_order_acquire) != nullptr)
+      total += sizeof(Ring) + kRingBytes;
+  }
+  return total;
+}
+
 size_t memory_ranges(uint64_t (*out)[2], size_t capacity) {
   size_t count = 0;
   size_t high = slot_count();

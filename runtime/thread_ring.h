@@ -73,6 +73,8 @@ uint64_t dropped_events();
 // Writes the address range of every ring's memory (start, end pairs) into `out`; returns how
 // many (at most `capacity`). The access monitor leaves them out.
 size_t memory_ranges(uint64_t (*out)[2], size_t capacity);
+// Bytes of every ring mapped now.
+uint64_t mapped_bytes();
 void count_dropped_event();
 
 }  // namespace ring_registry

@@ -3,6 +3,7 @@
 // whatever guard page they have or whoever allocated them.
 #pragma once
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,8 +14,9 @@ void record_current_thread();
 // Writes the stacks (and TLS areas) of the threads still alive as (start, end) pairs; returns
 // how many.
 size_t live_ranges(uint64_t (*out)[2], size_t capacity);
-// For the runtime's own threads: their stacks are not part of the program's core dumps.
-void leave_current_stack_out_of_core_dumps();
+// Starts one of the runtime's own threads (writer, monitor) on a stack that is not part of the
+// program's core dumps; returns pthread_create's result.
+int create_runtime_thread(pthread_t* thread, void* (*routine)(void*));
 // After fork only the forking thread exists.
 void reset_after_fork();
 

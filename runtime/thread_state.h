@@ -28,6 +28,8 @@ struct ThreadState {
   // the program unblocks it.
   int segv_pending;
   siginfo_t pending_segv_info;
+  // Rounds of pthread key destructors seen at thread exit (lifecycle.cpp).
+  int exit_rounds;
 };
 
 extern __thread ThreadState tls_thread_state __attribute__((tls_model("initial-exec")));

@@ -18,6 +18,7 @@
 #include "module_map.h"
 #include "real_functions.h"
 #include "ring_items.h"
+#include "runtime_memory.h"
 #include "sys.h"
 #include "thread_ring.h"
 #include "thread_stacks.h"
@@ -236,18 +237,20 @@ uint64_t drain_all(bool final_pass, uint64_t now) {
       uint64_t in_flight = ring->event_time.load(std::memory_order_acquire);
       if (in_flight < watermark) watermark = in_flight;
     }
+    // A ring is freed only once its thread is gone (checked before the last drain, so that
+    // nothing can follow it): an exiting thread records until its very end. A thread that died
+    // without its key destructor (killed by a raw exit system call) is looked up now and then.
+    bool gone = false;
+    if (!busy && state == RingState::kExited) {
+      gone = thread_is_gone(ring->tid);
+    } else if (!busy && check_liveness && now - ring->last_activity_ns > 1000000000ull) {
+      gone = thread_is_gone(ring->tid);
+    }
     uint64_t head = ring->head.load(std::memory_order_acquire);
     if (head != ring->tail.load(std::memory_order_relaxed)) ring->last_activity_ns = now;
     drain_ring(ring, head);
     if (g_writer.frame_size >= kFrameTarget) write_frame();
-    if (busy) continue;
-    bool exited = state == RingState::kExited;
-    // A thread that died after its key destructor ran keeps its ring "owned": look it up.
-    if (!exited && check_liveness && now - ring->last_activity_ns > 1000000000ull &&
-        thread_is_gone(ring->tid)) {
-      exited = true;
-    }
-    if (exited && ring->head.load(std::memory_order_acquire) == head) {
+    if (gone && ring->head.load(std::memory_order_acquire) == head) {
       ring_registry::release_slot(ring);
     }
   }
@@ -283,6 +286,7 @@ void append_memory_sample(uint64_t now) {
   }
   writer.u64(in_use);
   writer.u64(arena);
+  writer.u64(runtime_memory::resident_bytes());
   append_record(DPROF_REC_MEMORY_SAMPLE, body, writer.size());
   g_writer.last_sample_ns = now;
 }
@@ -309,7 +313,6 @@ void* writer_main(void*) {
   thread_state().in_runtime = 1;  // everything this thread allocates is the runtime's
   g_writer_tid.store(sys::current_tid(), std::memory_order_release);
   prctl(PR_SET_NAME, "damon-prof-wr", 0, 0, 0);
-  thread_stacks::leave_current_stack_out_of_core_dumps();
   g_writer.compressor = ZSTD_createCCtx();
   ZSTD_CCtx_setParameter(g_writer.compressor, ZSTD_c_compressionLevel,
                          g_writer.settings.compression_level);
@@ -406,7 +409,7 @@ bool start(int fd, const Settings& settings, const uint8_t* first_record, size_t
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
   g_running.store(true, std::memory_order_release);
-  int created = pthread_create(&g_writer.thread, nullptr, writer_main, nullptr);
+  int created = thread_stacks::create_runtime_thread(&g_writer.thread, writer_main);
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (created != 0) {
     g_running.store(false, std::memory_order_release);

@@ -90,7 +90,8 @@ enum dprof_record_type {
   /* u time_ns: every event with a time below this has been written in this or an earlier frame */
   DPROF_REC_WATERMARK = 7,
   /* u time_ns, u rss_bytes, u heap_in_use_bytes (the allocator's own view),
-   * u heap_arena_bytes */
+   * u heap_arena_bytes, and since 1.4 u runtime_bytes (the runtime's own resident memory, part of
+   * rss_bytes) */
   DPROF_REC_MEMORY_SAMPLE = 8,
   /* u time_ns, u how (dprof_end_how), s code (exit status or signal number),
    * u events_after_end: count of events made after the end was written (lost) */

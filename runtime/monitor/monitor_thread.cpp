@@ -278,7 +278,6 @@ void tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t
 void* monitor_main(void*) {
   thread_state().in_runtime = 1;
   prctl(PR_SET_NAME, "damon-prof-mon", 0, 0, 0);
-  thread_stacks::leave_current_stack_out_of_core_dumps();
   if (g_monitor.uffd != nullptr) g_monitor.fault_cost_ns = g_monitor.uffd->measure_fault_cost_ns();
   if (g_monitor.reads != nullptr) {
     g_monitor.read_fault_cost_ns = g_monitor.reads->measure_fault_cost_ns();
@@ -458,7 +457,7 @@ bool start_monitor() {
   pthread_sigmask(SIG_SETMASK, &all, &previous);
   __atomic_store_n(&g_stop_word, 0, __ATOMIC_RELEASE);
   g_thread_done.store(false);
-  int created = pthread_create(&g_monitor.thread, nullptr, monitor_main, nullptr);
+  int created = thread_stacks::create_runtime_thread(&g_monitor.thread, monitor_main);
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (created != 0) return false;
   g_running.store(true, std::memory_order_release);
