@@ -13,6 +13,7 @@
 #include "byte_writer.h"
 #include "child_processes.h"
 #include "damon_prof/trace_format.h"
+#include "environment_check.h"
 #include "event_recorder.h"
 #include "internal_alloc.h"
 #include "module_map.h"
@@ -170,6 +171,8 @@ void after_fork_in_child() {
                                                                       : RuntimeStatus::kDisabled));
 }
 
+void record_environment_problems();
+
 bool initialize() {
   RuntimeScope scope;
   resolve_real_functions();
@@ -219,6 +222,7 @@ bool initialize() {
   thread_stacks::record_current_thread();
   verbose("recording to ", path);
   monitor::start_monitor();
+  record_environment_problems();
   return true;
 }
 
@@ -231,6 +235,26 @@ void push_record(uint32_t type, const uint8_t* body, size_t length) {
   record.u64(type);
   record.bytes(body, length);
   if (!record.overflowed()) recorder::push_raw_record(ring, buffer, record.size());
+}
+
+// Every DAMON_PROF_* variable that is unknown or has a value the runtime cannot use (it uses the
+// default instead) becomes a warning in the trace, and on stderr with DAMON_PROF_VERBOSE.
+void record_environment_problems() {
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    char problem[200];
+    auto verdict = environment_check::check_entry(*entry, problem, sizeof(problem));
+    if (verdict != environment_check::Verdict::kUnknownName &&
+        verdict != environment_check::Verdict::kInvalidValue) {
+      continue;
+    }
+    verbose(problem, nullptr);
+    uint8_t body[256];
+    ByteWriter writer(body, sizeof(body));
+    writer.u64(recorder::now_ns());
+    writer.u64(1);
+    writer.str(problem);
+    if (!writer.overflowed()) push_record(DPROF_REC_DIAGNOSTIC, body, writer.size());
+  }
 }
 
 }  // namespace

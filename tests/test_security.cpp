@@ -66,3 +66,58 @@ TEST(Security, SetuidProgramsAreRefusedBeforeAnythingRuns) {
 }
 
 }  // namespace
+
+// A bad DAMON_PROF_* value inherited from the environment is refused by the launcher, with one
+// line naming it, before the program runs; an unknown name is only pointed out.
+TEST(Security, TheLauncherRefusesBadEnvironmentValues) {
+  TempDir directory;
+  std::string trace = directory.file("t.dprof");
+  CommandResult bad =
+      run_command({damon_prof_binary(), "-o", trace, test_program("crasher"), "exit", "0"},
+                  {"DAMON_PROF_SAMPLING_NS=fast"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err,
+            "damon-prof: DAMON_PROF_SAMPLING_NS=fast: expected nanoseconds from 100000 to "
+            "10000000000 (in the environment)\n");
+  EXPECT_FALSE(file_exists(trace));
+  // An option given on the command line replaces the inherited value: nothing to refuse.
+  CommandResult overridden = run_command({damon_prof_binary(), "-q", "-o", trace, "--sampling",
+                                          "5ms", test_program("crasher"), "exit", "0"},
+                                         {"DAMON_PROF_SAMPLING_NS=fast"});
+  EXPECT_EQ(overridden.exit_code, 0) << overridden.err;
+  CommandResult typo = run_command({damon_prof_binary(), "-q", "-o", directory.file("u.dprof"),
+                                    test_program("crasher"), "exit", "0"},
+                                   {"DAMON_PROF_SAMPLNG_NS=5000000"});
+  EXPECT_EQ(typo.exit_code, 0);
+  EXPECT_EQ(typo.err,
+            "damon-prof: warning: DAMON_PROF_SAMPLNG_NS is not a damon-prof variable "
+            "(ignored)\n");
+}
+
+// The runtime alone (preloaded by hand) cannot refuse anything: the program runs unchanged, the
+// defaults are used, and the trace says which variables were wrong, printable.
+TEST(Security, TheRuntimeNotesBadEnvironmentValuesInTheTrace) {
+  TempDir directory;
+  CommandResult result = run_command(
+      {test_program("crasher"), "exit", "5"},
+      {std::string("LD_PRELOAD=") + DAMON_PROF_RUNTIME_LIBRARY,
+       "DAMON_PROF_OUTPUT_DIR=" + directory.path(), "DAMON_PROF_FLUSH_INTERVAL=9\x1b]0;x\x07",
+       "DAMON_PROF_BACKEND=turbo", "DAMON_PROF_TYPO=1"});
+  EXPECT_EQ(result.exit_code, 5);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(result.err, "");
+  auto traces = directory.files_ending_with(".dprof");
+  ASSERT_EQ(traces.size(), 1u);
+  auto analysis = analyze_symbolized(traces.front());
+  ASSERT_TRUE(analysis.end.has_value());
+  std::string notes;
+  for (const auto& diagnostic : analysis.diagnostics) notes += diagnostic.text + "\n";
+  EXPECT_NE(notes.find("DAMON_PROF_FLUSH_INTERVAL=9?]0;x?: expected milliseconds"),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("DAMON_PROF_BACKEND=turbo: expected auto, uffd-wp, mprotect or none"),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("DAMON_PROF_TYPO is not a damon-prof variable"), std::string::npos) << notes;
+  EXPECT_EQ(notes.find('\x1b'), std::string::npos);
+}

@@ -15,6 +15,7 @@
 
 #include "analysis.h"
 #include "commands.h"
+#include "environment_check.h"
 #include "program_check.h"
 #include "record_options.h"
 #include "report.h"
@@ -130,12 +131,41 @@ void summarize(const std::string& root_trace, bool follow_children) {
   _exit(128 + signal_number);
 }
 
+// The DAMON_PROF_* variables damon-prof inherits reach the runtime unless an option or the
+// launcher itself sets them: a bad value is refused here (the runtime would only fall back to the
+// default and note it in the trace), an unknown name is pointed out.
+bool check_inherited_environment(const RecordOptions& options) {
+  static const char* const kSetByTheLauncher[] = {"DAMON_PROF_OUTPUT", "DAMON_PROF_OUTPUT_PID",
+                                                  "DAMON_PROF_OUTPUT_DIR"};
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string text = *entry;
+    std::string name = text.substr(0, text.find('='));
+    bool overridden = false;
+    for (const char* own : kSetByTheLauncher) overridden = overridden || name == own;
+    for (const auto& [option_name, value] : options.runtime_environment) {
+      overridden = overridden || name == option_name;
+    }
+    if (overridden) continue;
+    char problem[200];
+    auto verdict = environment_check::check_entry(*entry, problem, sizeof(problem));
+    if (verdict == environment_check::Verdict::kInvalidValue) {
+      fail(std::string(problem) + " (in the environment)");
+      return false;
+    }
+    if (verdict == environment_check::Verdict::kUnknownName) {
+      std::cerr << "damon-prof: warning: " << problem << "\n";
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 int record_command(const std::vector<std::string>& arguments) {
   RecordOptions options;
   std::string problem;
   if (!parse_record_options(arguments, &options, &problem)) return fail(problem);
+  if (!check_inherited_environment(options)) return 2;
   std::string output = options.output;
   bool quiet = options.quiet;
   const std::vector<std::string>& program_argv = options.program;

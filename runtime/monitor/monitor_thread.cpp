@@ -371,14 +371,7 @@ bool start_monitor() {
   g_monitor.body = static_cast<uint8_t*>(internal_alloc::allocate(g_monitor.body_capacity));
   g_monitor.record = static_cast<uint8_t*>(internal_alloc::allocate(g_monitor.record_capacity));
   if (g_monitor.record == nullptr || g_monitor.body == nullptr) return false;
-  if (g_monitor.settings.invalid_environment) {
-    uint8_t body[160];
-    ByteWriter writer(body, sizeof(body));
-    writer.u64(recorder::now_ns());
-    writer.u64(1);
-    writer.str("a DAMON_PROF_* access monitor variable had an invalid value; its default was used");
-    if (!writer.overflowed()) push(DPROF_REC_DIAGNOSTIC, body, writer.size());
-  }
+  // Invalid DAMON_PROF_* values are reported one by one at start-up (environment_check.h).
   if (g_monitor.settings.backend == BackendChoice::kNone) {
     g_monitor.reason = "access monitoring was not asked for (--backend none)";
     write_settings_record();
