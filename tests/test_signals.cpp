@@ -160,9 +160,11 @@ TEST(Signals, CrashLeavesTheProgramsOwnCoreDump) {
     ASSERT_TRUE(native_core.has_value()) << native_cores.front();
 
     TempDir directory;
+    // A launcher built with AddressSanitizer (build-sanitize) would otherwise set RLIMIT_CORE to
+    // 0 for itself, and so for the program it starts.
     CommandResult traced = run_command(
         {damon_prof_binary(), "-q", "-o", directory.file("t.dprof"), test_program("crasher"), mode},
-        {}, directory.path());
+        {"ASAN_OPTIONS=disable_coredump=0"}, directory.path());
     EXPECT_EQ(traced.signal, signal_number) << traced.err;
     EXPECT_EQ(native.signal, signal_number);
     auto cores = core_files(directory);
