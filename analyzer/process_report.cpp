@@ -102,7 +102,7 @@ void write_processes_text(std::ostream& out, const Style& style, const Analysis&
           << '\n';
       break;
     }
-    std::string indent(2 * child.depth, ' ');
+    std::string indent(size_t{2} * child.depth, ' ');
     std::string how = child.how != 0 ? std::string(child_how_name(child.how)) + ", " : "";
     if ((child.process.flags & DPROF_PROCESS_EXECED) != 0) how += "after exec, ";
     out << indent << "pid " << child.process.pid << "  " << program_of(child.process) << "  ("

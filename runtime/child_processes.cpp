@@ -86,8 +86,13 @@ bool follows_children() {
 
 void record_child(uint64_t pid, uint32_t how) {
   if (thread_state().in_runtime != 0) return;
-  // A vfork child must not start the parent's recording; it only adds to one already running.
-  if (is_vfork_child() ? !recording_started() : !recording_active()) return;
+  // A vfork child must not start the parent's recording nor claim a ring for the parent's thread
+  // (it would carry the child's tid): it only adds to the ring that thread already has.
+  if (is_vfork_child()) {
+    if (!recording_started() || thread_state().ring == nullptr) return;
+  } else if (!recording_active()) {
+    return;
+  }
   RuntimeScope scope;
   Ring* ring = recorder::ring_for_this_thread();
   if (ring == nullptr) return;
