@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 namespace dprof::environment_check {
@@ -42,7 +43,7 @@ constexpr Variable kVariables[] = {
 
 constexpr size_t kMaxPath = 4000;
 
-bool parse_number(const char* text, uint64_t low, uint64_t high) {
+bool parse_number(const char* text, uint64_t low, uint64_t high, uint64_t* parsed) {
   if (*text == '\0') return false;
   uint64_t value = 0;
   for (const char* cursor = text; *cursor != '\0'; ++cursor) {
@@ -50,7 +51,17 @@ bool parse_number(const char* text, uint64_t low, uint64_t high) {
     if (value > (UINT64_MAX - 9) / 10) return false;
     value = value * 10 + static_cast<uint64_t>(*cursor - '0');
   }
+  *parsed = value;
   return value >= low && value <= high;
+}
+
+const Variable* find_variable(const char* name, size_t name_length) {
+  for (const Variable& variable : kVariables) {
+    if (strlen(variable.name) == name_length && strncmp(variable.name, name, name_length) == 0) {
+      return &variable;
+    }
+  }
+  return nullptr;
 }
 
 bool value_is_valid(const Variable& variable, const char* value) {
@@ -60,8 +71,10 @@ bool value_is_valid(const Variable& variable, const char* value) {
     case Kind::kPath:
       return value[0] != '\0' && strlen(value) < kMaxPath;
     case Kind::kPid:
-    case Kind::kNumber:
-      return parse_number(value, variable.low, variable.high);
+    case Kind::kNumber: {
+      uint64_t parsed = 0;
+      return parse_number(value, variable.low, variable.high, &parsed);
+    }
     case Kind::kFlag:
       return value[0] == '\0' || strcmp(value, "0") == 0 || strcmp(value, "1") == 0;
     case Kind::kBackend:
@@ -79,10 +92,8 @@ Verdict check_entry(const char* entry, char* problem, size_t capacity) {
   const char* equals = strchr(entry, '=');
   size_t name_length = equals == nullptr ? strlen(entry) : static_cast<size_t>(equals - entry);
   const char* value = equals == nullptr ? "" : equals + 1;
-  for (const Variable& variable : kVariables) {
-    if (strlen(variable.name) != name_length || strncmp(variable.name, entry, name_length) != 0) {
-      continue;
-    }
+  if (const Variable* found = find_variable(entry, name_length)) {
+    const Variable& variable = *found;
     if (value_is_valid(variable, value)) return Verdict::kValid;
     // The value is shown cut short and with control characters replaced: it is untrusted.
     char shown[48];
@@ -99,6 +110,17 @@ Verdict check_entry(const char* entry, char* problem, size_t capacity) {
   snprintf(problem, capacity, "%.*s is not a damon-prof variable (ignored)",
            static_cast<int>(name_length < 64 ? name_length : 64), entry);
   return Verdict::kUnknownName;
+}
+
+bool number_from_environment(const char* name, uint64_t* value) {
+  const Variable* variable = find_variable(name, strlen(name));
+  const char* text = getenv(name);
+  if (variable == nullptr || text == nullptr) return false;
+  if (variable->kind != Kind::kNumber && variable->kind != Kind::kPid) return false;
+  uint64_t parsed = 0;
+  if (!parse_number(text, variable->low, variable->high, &parsed)) return false;
+  *value = parsed;
+  return true;
 }
 
 }  // namespace dprof::environment_check

@@ -61,13 +61,11 @@ void verbose(const char* message, const char* detail) {
                                                               : sizeof(line) - 1);
 }
 
+// A DAMON_PROF_* interval in milliseconds (environment_check.cpp gives the range), or the default.
 uint64_t env_milliseconds(const char* name, uint64_t fallback) {
-  const char* text = getenv(name);
-  if (text == nullptr || text[0] == '\0') return fallback;
-  char* end = nullptr;
-  unsigned long long value = strtoull(text, &end, 10);
-  if (end == text || *end != '\0' || value == 0 || value > 3600000) return fallback;
-  return value * 1000000ull;
+  uint64_t milliseconds = 0;
+  if (!environment_check::number_from_environment(name, &milliseconds)) return fallback;
+  return milliseconds * 1000000ull;
 }
 
 void on_thread_exit(void* ring) {

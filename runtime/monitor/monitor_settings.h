@@ -17,7 +17,6 @@ struct MonitorSettings {
   uint32_t min_regions = 10;
   uint32_t max_regions = 1000;
   uint32_t overhead_budget_ppm = 20000;  // 2% of one CPU
-  bool invalid_environment = false;      // some variable was set but unusable
 };
 
 // Limits the launcher enforces too.

@@ -1,48 +1,7 @@
-// libFuzzer target: any bytes as a whole trace file, through everything `damon-prof report` does
-// with one (framing, zstd, records, heap model, attribution, phases, a renderer). A bad file must
-// end in a TraceError, never a crash, a hang or a sanitizer report.
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include <cstddef>
-#include <cstdint>
-#include <ostream>
-#include <streambuf>
-#include <string>
-
-#include "analysis.h"
-#include "chrome_trace.h"
-#include "trace_error.h"
-
-namespace {
-
-// Discards what is written: the report is rendered for its side effects on the analysis only.
-class NullBuffer : public std::streambuf {
- protected:
-  int overflow(int c) override { return c; }
-  std::streamsize xsputn(const char*, std::streamsize count) override { return count; }
-};
-
-}  // namespace
+// libFuzzer target: any bytes as a whole trace file, read strictly and with --salvage.
+#include "fuzz_analysis.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static int fd = memfd_create("trace", 0);
-  if (fd < 0) return 0;
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != static_cast<ssize_t>(size)) return 0;
-  std::string path = "/proc/self/fd/" + std::to_string(fd);
-  for (bool salvage : {false, true}) {
-    try {
-      dprof::analyzer::ReaderOptions options;
-      options.salvage = salvage;
-      dprof::analyzer::Analysis analysis = dprof::analyzer::analyze_trace(path, options);
-      // Renderers that need no symbols (symbolizing reads the program's files: slow, and not
-      // what is fuzzed here).
-      NullBuffer discard;
-      std::ostream out(&discard);
-      dprof::analyzer::write_chrome_trace(out, analysis);
-    } catch (const dprof::analyzer::TraceError&) {
-      // The expected answer to a damaged file.
-    }
-  }
+  dprof::fuzzing::analyze_trace_bytes(data, size, /*also_salvage=*/true);
   return 0;
 }
