@@ -28,6 +28,8 @@ class AnalysisConsumer : public TraceConsumer {
   void on_process(const ProcessInfo& info) override {
     analysis_.process = info;
     heap_.set_page_size(info.page_size);
+    heap_.set_sample_rate(info.allocation_sample_rate);
+    analysis_.allocation_sample_rate = info.allocation_sample_rate;
     analysis_.page_size = info.page_size == 0 ? 4096 : info.page_size;
   }
   void on_module_load(const ModuleInfo& module) override { analysis_.modules.push_back(module); }
@@ -47,6 +49,9 @@ class AnalysisConsumer : public TraceConsumer {
   }
   void on_annotation(const Annotation& annotation) override {
     phases_.on_annotation(annotation, heap_.totals().live_bytes);
+  }
+  void on_allocation_totals(const AllocationTotals& totals) override {
+    analysis_.exact_totals = totals;
   }
   void on_child_start(const ChildStart& child) override {
     if (analysis_.child_start_count++ < kMaxChildStarts) analysis_.child_starts.push_back(child);
@@ -153,6 +158,18 @@ class AnalysisConsumer : public TraceConsumer {
     for (auto& [stack, site] : stack_site) analysis_.site_of_stack[stack] = new_index[site];
     build_access_sites();
     analysis_.totals = heap_.totals();
+    if (analysis_.allocation_sample_rate != 0 && analysis_.exact_totals) {
+      // Counts the runtime kept exactly replace the estimates; what is live (and so the peak and
+      // the leaks) can only be estimated.
+      // Mappings and custom blocks are never sampled: their part of the totals stays.
+      HeapTotals& totals = analysis_.totals;
+      const AllocationTotals& exact = *analysis_.exact_totals;
+      totals.alloc_count = totals.alloc_count - totals.malloc_count + exact.allocations;
+      totals.alloc_bytes = totals.alloc_bytes - totals.malloc_bytes + exact.allocated_bytes;
+      totals.malloc_count = exact.allocations;
+      totals.malloc_bytes = exact.allocated_bytes;
+      totals.free_count = exact.releases;
+    }
     uint64_t end_time = analysis_.end ? analysis_.end->time_ns : 0;
     analysis_.duration_ns =
         std::max({end_time, analysis_.totals.last_event_time_ns, last_sample_time_});

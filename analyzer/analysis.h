@@ -125,6 +125,11 @@ struct Analysis {
   std::optional<ProcessInfo> process;
   std::optional<EndInfo> end;
   HeapTotals totals;
+  // A sampled trace (--sample-rate): the rate in bytes; 0 when every allocation was recorded.
+  // Then `totals` and the sites' figures are estimates, and `exact_totals` holds the runtime's
+  // own exact counts (also written by exact traces since 1.5, as a cross-check).
+  uint64_t allocation_sample_rate = 0;
+  std::optional<AllocationTotals> exact_totals;
   uint64_t peak_rss_bytes = 0;
   uint64_t memory_samples = 0;
   // damon-prof's own resident memory over the memory samples (0 in traces before format 1.4).

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "damon_prof/trace_format.h"
 
@@ -27,6 +28,21 @@ uint64_t HeapModel::bytes_at_peak(const StackStats& stats) const {
 
 uint64_t HeapModel::blocks_at_peak(const StackStats& stats) const {
   return stats.peak_epoch == peak_epoch_ ? stats.peak_count_snapshot : stats.live_count;
+}
+
+void HeapModel::weigh(Block& block, StackStats& stats) const {
+  if (sample_rate_ == 0 || block.size == 0) return;
+  double probability =
+      -std::expm1(-static_cast<double>(block.size) / static_cast<double>(sample_rate_));
+  if (!(probability > 0)) return;
+  double weight = 1.0 / probability;
+  block.weighted_bytes =
+      static_cast<uint64_t>(std::llround(static_cast<double>(block.size) * weight));
+  // Whole blocks, the fractions carried per stack so that the sum stays unbiased.
+  stats.count_carry += weight;
+  double whole = std::floor(stats.count_carry);
+  stats.count_carry -= whole;
+  block.weighted_count = static_cast<uint64_t>(whole);
 }
 
 void HeapModel::add_live(uint64_t stack_id, uint64_t bytes, uint64_t count, uint64_t time_ns) {
@@ -92,21 +108,23 @@ void HeapModel::on_alloc(const Event& event) {
     const Block& old = existing->second;
     if (old.size >= page_size_)
       end_custom_blocks(event.address, event.address + old.size, event.time_ns);
-    remove_live(old.stack_id, old.size, 1);
+    remove_live(old.stack_id, old.weighted_bytes, old.weighted_count);
     ended(event.address, event.address + old.size, old.stack_id, old.seen);
     if (old.size >= page_size_) large_blocks_.erase(event.address);
     blocks_.erase(existing);
   }
-  blocks_.emplace(event.address, Block{event.size, event.stack_id, event.time_ns, 0});
-  if (event.size >= page_size_) large_blocks_[event.address] = event.address + event.size;
   StackStats& stats = touch(event.stack_id);
-  ++stats.alloc_count;
-  stats.alloc_bytes += event.size;
-  ++totals_.alloc_count;
-  totals_.alloc_bytes += event.size;
-  ++totals_.malloc_count;
-  totals_.malloc_bytes += event.size;
-  add_live(event.stack_id, event.size, 1, event.time_ns);
+  Block block{event.size, event.stack_id, event.time_ns, 0, event.size, 1};
+  weigh(block, stats);
+  blocks_.emplace(event.address, block);
+  if (event.size >= page_size_) large_blocks_[event.address] = event.address + event.size;
+  stats.alloc_count += block.weighted_count;
+  stats.alloc_bytes += block.weighted_bytes;
+  totals_.alloc_count += block.weighted_count;
+  totals_.alloc_bytes += block.weighted_bytes;
+  totals_.malloc_count += block.weighted_count;
+  totals_.malloc_bytes += block.weighted_bytes;
+  add_live(event.stack_id, block.weighted_bytes, block.weighted_count, event.time_ns);
   last_alloc_by_thread_[event.thread_index] = event.address;
 }
 
@@ -125,8 +143,8 @@ void HeapModel::on_free(const Event& event) {
     end_custom_blocks(event.address, event.address + block.size, event.time_ns);
   }
   blocks_.erase(found);
-  ++totals_.free_count;
-  remove_live(block.stack_id, block.size, 1);
+  totals_.free_count += block.weighted_count;
+  remove_live(block.stack_id, block.weighted_bytes, block.weighted_count);
   ended(event.address, event.address + block.size, block.stack_id, block.seen);
   if (block.size >= page_size_) large_blocks_.erase(event.address);
   // Temporary: freed by the thread that made it, with no allocation on that thread in between.
@@ -135,8 +153,8 @@ void HeapModel::on_free(const Event& event) {
   if (last != last_alloc_by_thread_.end() && last->second == event.address) {
     last_alloc_by_thread_.erase(last);
     if (event.function != DPROF_FN_REALLOC && event.function != DPROF_FN_REALLOCARRAY) {
-      ++stacks_[block.stack_id].temporary_count;
-      ++totals_.temporary_count;
+      stacks_[block.stack_id].temporary_count += block.weighted_count;
+      totals_.temporary_count += block.weighted_count;
     }
   }
 }

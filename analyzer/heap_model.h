@@ -30,6 +30,9 @@ struct StackStats {
   uint64_t peak_snapshot = 0;
   uint64_t peak_count_snapshot = 0;
   uint64_t peak_epoch = 0;
+  // Sampled traces: the fraction of a block this stack's estimated block count still owes (each
+  // sampled block stands for 1/p blocks, counted in whole blocks).
+  double count_carry = 0;
 };
 
 struct HeapTotals {
@@ -93,6 +96,13 @@ class HeapModel {
   const std::unordered_map<uint64_t, StackStats>& stacks() const { return stacks_; }
 
   void set_page_size(uint64_t page_size) { page_size_ = page_size == 0 ? 4096 : page_size; }
+  // A trace whose malloc-family events are a Poisson sample, one point per `rate` bytes
+  // (include/damon_prof/trace_format.h): each sampled block of size s then stands for s / p bytes
+  // and 1 / p blocks, p = 1 - exp(-s / rate), its probability of being sampled (the Horvitz-
+  // Thompson estimator: unbiased). Counts, bytes, live, peak and leaks per stack become
+  // estimates; mappings and custom blocks are never sampled.
+  void set_sample_rate(uint64_t rate) { sample_rate_ = rate; }
+  uint64_t sample_rate() const { return sample_rate_; }
 
  private:
   struct Block {
@@ -100,6 +110,10 @@ class HeapModel {
     uint64_t stack_id;
     uint64_t alloc_time_ns;
     uint8_t seen;
+    // What the block counts for: its size and 1 when every allocation is an event, the estimate
+    // it stands for in a sampled trace.
+    uint64_t weighted_bytes;
+    uint64_t weighted_count;
   };
   struct Mapping {
     uint64_t end;
@@ -135,7 +149,11 @@ class HeapModel {
       ended_block_listener_(EndedBlock{start, end, stack_id, seen});
   }
 
+  // Sets the block's weighted bytes and count (see set_sample_rate).
+  void weigh(Block& block, StackStats& stats) const;
+
   HeapTotals totals_;
+  uint64_t sample_rate_ = 0;
   uint64_t peak_epoch_ = 1;
   uint64_t page_size_ = 4096;
   std::unordered_map<uint64_t, Block> blocks_;

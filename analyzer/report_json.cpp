@@ -149,6 +149,8 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
   json.field("thread_count", analysis.thread_count);
   json.field("site_count", static_cast<uint64_t>(analysis.sites.size()));
   json.field("unmatched_frees", totals.unmatched_frees);
+  // 0: every allocation recorded; else per-site figures, peak, leaks and temporary are estimates.
+  json.field("allocation_sample_rate", analysis.allocation_sample_rate);
   json.end_object();
 
   json.key("monitor");

@@ -168,6 +168,12 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
                                           " (" + format_bytes(totals.custom_bytes) + ")"
                                     : std::string()) +
           ")");
+  if (analysis.allocation_sample_rate != 0) {
+    write_line(out, style, "sampled",
+               "one allocation per " + format_bytes(analysis.allocation_sample_rate) +
+                   " on average (--sample-rate): call counts and bytes above are exact; "
+                   "per-site figures, temporary, peak heap and leaks are estimates");
+  }
   write_line(out, style, "temporary",
              format_count(totals.temporary_count) + " (" +
                  percent(totals.temporary_count, totals.alloc_count) +

@@ -76,6 +76,7 @@ class Decoder {
         info.command_line = split_nul(reader.bytes());
         info.runtime_version = reader.str();
         info.options = split_nul(reader.bytes());
+        if (!reader.at_end()) info.allocation_sample_rate = reader.u64();
         consumer_.on_process(info);
         break;
       }
@@ -250,6 +251,16 @@ class Decoder {
         }
         child.how = static_cast<uint32_t>(how);
         consumer_.on_child_start(child);
+        break;
+      }
+      case DPROF_REC_ALLOCATION_TOTALS: {
+        AllocationTotals totals;
+        totals.time_ns = reader.u64();
+        totals.allocations = reader.u64();
+        totals.allocated_bytes = reader.u64();
+        totals.releases = reader.u64();
+        totals.lost_sampled_blocks = reader.u64();
+        consumer_.on_allocation_totals(totals);
         break;
       }
       default:

@@ -34,6 +34,7 @@ class TraceConsumer {
   virtual void on_annotation(const Annotation&) {}
   // In file order, which is not time order (any thread writes them).
   virtual void on_child_start(const ChildStart&) {}
+  virtual void on_allocation_totals(const AllocationTotals&) {}
 };
 
 struct DecodeSummary {

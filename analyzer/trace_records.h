@@ -19,6 +19,9 @@ struct ProcessInfo {
   std::vector<std::string> command_line;
   std::string runtime_version;
   std::vector<std::string> options;
+  // Since 1.5: 0 when every malloc-family allocation is an event, else the Poisson sampling rate in
+  // bytes (include/damon_prof/trace_format.h).
+  uint64_t allocation_sample_rate = 0;
 };
 
 struct Segment {
@@ -128,6 +131,15 @@ struct Annotation {
   uint64_t thread_id = 0;
   AnnotationKind kind = AnnotationKind::kMarker;
   std::string name;
+};
+
+// Exact counts of the malloc family (DPROF_REC_ALLOCATION_TOTALS, since 1.5).
+struct AllocationTotals {
+  uint64_t time_ns = 0;
+  uint64_t allocations = 0;
+  uint64_t allocated_bytes = 0;
+  uint64_t releases = 0;
+  uint64_t lost_sampled_blocks = 0;
 };
 
 // A child process the program started (DPROF_REC_CHILD); `how` is a dprof_child_how.

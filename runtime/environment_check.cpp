@@ -8,7 +8,7 @@
 namespace dprof::environment_check {
 namespace {
 
-enum class Kind { kAny, kPath, kPid, kNumber, kFlag, kBackend };
+enum class Kind { kAny, kPath, kPid, kNumber, kFlag, kBackend, kUnwind };
 
 struct Variable {
   const char* name;
@@ -39,6 +39,9 @@ constexpr Variable kVariables[] = {
     {"DAMON_PROF_OVERHEAD_PPM", Kind::kNumber, 100, 1000000,
      "parts per million of a CPU from 100 to 1000000"},
     {"DAMON_PROF_RUNTIME", Kind::kPath, 0, 0, "the runtime library's path"},
+    {"DAMON_PROF_SAMPLE_RATE", Kind::kNumber, 0, uint64_t{1} << 40,
+     "bytes from 0 (every allocation) to 1099511627776"},
+    {"DAMON_PROF_UNWIND", Kind::kUnwind, 0, 0, "dwarf or fp"},
 };
 
 constexpr size_t kMaxPath = 4000;
@@ -80,6 +83,8 @@ bool value_is_valid(const Variable& variable, const char* value) {
     case Kind::kBackend:
       return strcmp(value, "auto") == 0 || strcmp(value, "uffd-wp") == 0 ||
              strcmp(value, "mprotect") == 0 || strcmp(value, "none") == 0;
+    case Kind::kUnwind:
+      return strcmp(value, "dwarf") == 0 || strcmp(value, "fp") == 0;
   }
   return false;
 }

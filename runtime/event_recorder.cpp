@@ -64,9 +64,9 @@ Ring* ring_for_this_thread() {
   return ring;
 }
 
-uint64_t capture_stack_id(Ring* ring) {
+uint64_t capture_stack_id(Ring* ring, const void* caller) {
   void* frames[kMaxStackFrames];
-  int count = capture_stack(frames, kMaxStackFrames);
+  int count = capture_stack(frames, kMaxStackFrames, caller);
   stack_table::InternResult interned = stack_table::intern(frames, count);
   if (interned.is_new) {
     size_t bytes = sizeof(StackItem) + sizeof(uint64_t) * static_cast<size_t>(count);
@@ -122,14 +122,14 @@ void put_mmap(Ring* ring, uint16_t function, const void* address, size_t length,
 
 // One acquisition event with the caller's stack: `put(ring, stack_id)` writes the item.
 template <typename Put>
-void record_acquisition(Put&& put) {
+void record_acquisition(const void* caller, Put&& put) {
   RuntimeScope scope;
   Ring* ring = ring_for_this_thread();
   if (ring == nullptr) {
     ring_registry::count_dropped_event();
     return;
   }
-  uint64_t stack_id = capture_stack_id(ring);
+  uint64_t stack_id = capture_stack_id(ring, caller);
   ring->begin_event();
   put(ring, stack_id);
   ring->end_event();
@@ -137,25 +137,45 @@ void record_acquisition(Put&& put) {
 
 }  // namespace
 
-void record_alloc(uint16_t function, const void* address, size_t size) {
-  record_acquisition(
-      [&](Ring* ring, uint64_t stack_id) { put_alloc(ring, function, address, size, stack_id); });
+void record_alloc(uint16_t function, const void* address, size_t size, const void* caller) {
+  record_acquisition(caller, [&](Ring* ring, uint64_t stack_id) {
+    put_alloc(ring, function, address, size, stack_id);
+  });
 }
 
-void record_mmap(const void* address, size_t length, int prot, int flags) {
-  record_acquisition([&](Ring* ring, uint64_t stack_id) {
+void record_mmap(const void* address, size_t length, int prot, int flags, const void* caller) {
+  record_acquisition(caller, [&](Ring* ring, uint64_t stack_id) {
     put_mmap(ring, DPROF_FN_MMAP, address, length, prot, flags, stack_id);
   });
 }
 
-ReleaseEvent::ReleaseEvent(bool capture_stack) {
+namespace {
+
+Ring* counting_ring() {
+  Ring* ring = thread_state().ring;
+  if (ring != nullptr) return ring;
+  RuntimeScope scope;
+  return ring_for_this_thread();
+}
+
+}  // namespace
+
+void count_allocation(size_t size) {
+  if (Ring* ring = counting_ring()) ring->count_allocation(size);
+}
+
+void count_release() {
+  if (Ring* ring = counting_ring()) ring->count_release();
+}
+
+ReleaseEvent::ReleaseEvent(bool capture_stack, const void* caller) {
   RuntimeScope scope;
   ring_ = ring_for_this_thread();
   if (ring_ == nullptr) {
     ring_registry::count_dropped_event();
     return;
   }
-  if (capture_stack) stack_id_ = capture_stack_id(ring_);
+  if (capture_stack) stack_id_ = capture_stack_id(ring_, caller);
   // Busy before the clock is read: the writer's watermark depends on it (thread_ring.h).
   ring_->begin_event();
   time_ns_ = ring_->stamp(now_ns());

@@ -20,18 +20,24 @@ void set_time_origin(uint64_t monotonic_ns);
 // The calling thread's ring, claimed on first use (nullptr when none can be had).
 Ring* ring_for_this_thread();
 // Captures and interns the caller's stack, defining it in `ring` when new; returns its id.
-uint64_t capture_stack_id(Ring* ring);
+// `caller` is the hooked function's return address (stack_capture.h).
+uint64_t capture_stack_id(Ring* ring, const void* caller);
 // Appends an already encoded record to the calling thread's ring.
 bool push_raw_record(Ring* ring, const uint8_t* bytes, size_t length);
 
-void record_alloc(uint16_t function, const void* address, size_t size);
-void record_mmap(const void* address, size_t length, int prot, int flags);
+void record_alloc(uint16_t function, const void* address, size_t size, const void* caller);
+void record_mmap(const void* address, size_t length, int prot, int flags, const void* caller);
+
+// The malloc family's exact totals (thread_ring.h), for calls recorded or not.
+void count_allocation(size_t size);
+void count_release();
 
 // An event that releases memory and whose real call runs inside it (see the rule above).
 class ReleaseEvent {
  public:
-  // Stamps the time; `capture_stack` also captures the caller's stack for a paired acquisition.
-  explicit ReleaseEvent(bool capture_stack);
+  // Stamps the time; `capture_stack` also captures the caller's stack for a paired acquisition
+  // (`caller`: the hooked function's return address).
+  explicit ReleaseEvent(bool capture_stack, const void* caller = nullptr);
   ~ReleaseEvent();
   ReleaseEvent(const ReleaseEvent&) = delete;
   ReleaseEvent& operator=(const ReleaseEvent&) = delete;

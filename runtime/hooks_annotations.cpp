@@ -67,7 +67,7 @@ void phase_end(const char* name) {
 void custom_alloc(const void* address, size_t size) {
   if (!wanted() || address == nullptr) return;
   int saved_errno = errno;
-  recorder::record_alloc(DPROF_FN_CUSTOM, address, size);
+  recorder::record_alloc(DPROF_FN_CUSTOM, address, size, __builtin_return_address(0));
   errno = saved_errno;
 }
 

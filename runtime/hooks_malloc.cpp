@@ -2,13 +2,15 @@
 //  - the runtime itself is running on this thread: serve it from the internal allocator;
 //  - not recording (trace closed, or could not be opened): forward untouched;
 //  - recording: forward, then record (releases are stamped before the real release; see
-//    event_recorder.h).
+//    event_recorder.h). With allocation sampling (allocation_sampler.h) only sampled blocks
+//    become events, and only their releases; every call still counts in the exact totals.
 // C++ operator new/delete are not interposed: libstdc++ implements every form of them on top of
 // malloc/aligned_alloc/free, so they arrive here with the operator in the stack.
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
 
+#include "allocation_sampler.h"
 #include "c_library_code.h"
 #include "damon_prof/trace_format.h"
 #include "event_recorder.h"
@@ -16,12 +18,15 @@
 #include "monitor/page_guard.h"
 #include "real_functions.h"
 #include "runtime_state.h"
+#include "sampled_blocks.h"
 #include "thread_state.h"
 
 using dprof::real;
 using dprof::thread_state;
 namespace internal_alloc = dprof::internal_alloc;
 namespace recorder = dprof::recorder;
+namespace allocation_sampler = dprof::allocation_sampler;
+namespace sampled_blocks = dprof::sampled_blocks;
 
 namespace {
 
@@ -55,6 +60,25 @@ inline void uncover(void* block) {
   dprof::page_guard::uncover(start, start + usable);
 }
 
+// After the real allocator returned `block`: the exact totals always, the event (with its stack)
+// when allocation sampling takes it (always in exact mode).
+void note_allocation(uint16_t function, void* block, size_t size, const void* caller) {
+  recorder::count_allocation(size);
+  if (allocation_sampler::take(size)) {
+    // Remembered before the program can see the block, so its free always finds it.
+    if (allocation_sampler::sampling()) sampled_blocks::insert(reinterpret_cast<uint64_t>(block));
+    recorder::record_alloc(function, block, size, caller);
+  }
+  cover(block, size, caller);
+}
+
+// Whether the release of `block` is an event: always in exact mode, else when it was sampled
+// (which forgets it: call once, before the real release).
+inline bool release_is_recorded(void* block) {
+  return !allocation_sampler::sampling() ||
+         sampled_blocks::remove(reinterpret_cast<uint64_t>(block));
+}
+
 template <typename Allocate>
 void* allocate_and_record(uint16_t function, size_t size, const void* caller, Allocate&& allocate) {
   if (forward_only()) return allocate();
@@ -63,14 +87,12 @@ void* allocate_and_record(uint16_t function, size_t size, const void* caller, Al
     dprof::RealCallScope real_call;
     block = allocate();
   }
-  if (block != nullptr) {
-    recorder::record_alloc(function, block, size);
-    cover(block, size, caller);
-  }
+  if (block != nullptr) note_allocation(function, block, size, caller);
   return block;
 }
 
-// Shared by realloc and reallocarray: `resize` calls the real function.
+// Shared by realloc and reallocarray: `resize` calls the real function. With allocation sampling
+// the old block's release and the new block's allocation are each an event or not on their own.
 template <typename Resize>
 void* resize_and_record(uint16_t function, void* block, size_t size, const void* caller,
                         Resize&& resize) {
@@ -78,18 +100,43 @@ void* resize_and_record(uint16_t function, void* block, size_t size, const void*
   if (block == nullptr) return allocate_and_record(function, size, caller, resize);
   // A failed realloc leaves the old block uncovered: it is not sampled again, which is safe.
   uncover(block);
-  recorder::ReleaseEvent event(/*capture_stack=*/true);
+  bool old_recorded = release_is_recorded(block);
+  bool new_recorded = allocation_sampler::take(size);
+  if (!old_recorded && !new_recorded) {
+    void* resized;
+    {
+      dprof::RealCallScope real_call;
+      resized = resize();
+    }
+    if (resized != nullptr || size == 0) recorder::count_release();
+    if (resized != nullptr) {
+      recorder::count_allocation(size);
+      cover(resized, size, caller);
+    }
+    return resized;
+  }
+  recorder::ReleaseEvent event(/*capture_stack=*/new_recorded, caller);
   void* resized;
   {
     dprof::RealCallScope real_call;
     resized = resize();
   }
   if (resized != nullptr) {
-    event.free_done(function, block);
-    event.alloc_done(function, resized, size);
+    recorder::count_release();
+    recorder::count_allocation(size);
+    if (old_recorded) event.free_done(function, block);
+    if (new_recorded) {
+      if (allocation_sampler::sampling()) {
+        sampled_blocks::insert(reinterpret_cast<uint64_t>(resized));
+      }
+      event.alloc_done(function, resized, size);
+    }
     cover(resized, size, caller);
   } else if (size == 0) {
-    event.free_done(function, block);  // glibc: realloc(p, 0) frees p and returns NULL
+    recorder::count_release();
+    if (old_recorded) event.free_done(function, block);  // glibc: realloc(p, 0) frees p
+  } else if (old_recorded && allocation_sampler::sampling()) {
+    sampled_blocks::insert(reinterpret_cast<uint64_t>(block));  // it failed: the block lives on
   }
   return resized;
 }
@@ -117,6 +164,11 @@ __attribute__((visibility("default"))) void free(void* block) {
   uncover(block);
   if (forward_only()) {
     real().free(block);
+    return;
+  }
+  recorder::count_release();
+  if (!release_is_recorded(block)) {
+    real().free(block);  // the cheap path: a block allocation sampling did not take
     return;
   }
   recorder::ReleaseEvent event(/*capture_stack=*/false);
@@ -194,8 +246,7 @@ __attribute__((visibility("default"))) int posix_memalign(void** out, size_t ali
     result = real().posix_memalign(out, alignment, size);
   }
   if (result == 0 && *out != nullptr) {
-    recorder::record_alloc(DPROF_FN_POSIX_MEMALIGN, *out, size);
-    cover(*out, size, __builtin_return_address(0));
+    note_allocation(DPROF_FN_POSIX_MEMALIGN, *out, size, __builtin_return_address(0));
   }
   return result;
 }

@@ -36,7 +36,8 @@ void uncover(const void* address, size_t length) {
 }
 
 void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), void* address,
-                      size_t length, int prot, int flags, int fd, off_t offset) {
+                      size_t length, int prot, int flags, int fd, off_t offset,
+                      const void* caller) {
   if (real_mmap == nullptr) return raw_mmap(address, length, prot, flags, fd, offset);
   // Whatever is mapped over may have been a candidate.
   if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0 && dprof::thread_state().in_runtime == 0) {
@@ -51,7 +52,7 @@ void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), v
     mapped = real_mmap(address, length, prot, flags, fd, offset);
   }
   if (mapped != MAP_FAILED) {
-    recorder::record_mmap(mapped, length, prot, flags);
+    recorder::record_mmap(mapped, length, prot, flags, caller);
     dprof::monitor::note_mappings_changed();
     bool plain_memory = prot == (PROT_READ | PROT_WRITE) && (flags & MAP_PRIVATE) != 0 &&
                         (flags & (MAP_GROWSDOWN | MAP_STACK)) == 0;
@@ -70,13 +71,15 @@ extern "C" {
 __attribute__((visibility("default"))) void* mmap(void* address, size_t length, int prot, int flags,
                                                   int fd, off_t offset) {
   if (!dprof::real_functions_ready()) return raw_mmap(address, length, prot, flags, fd, offset);
-  return mmap_and_record(real().mmap, address, length, prot, flags, fd, offset);
+  return mmap_and_record(real().mmap, address, length, prot, flags, fd, offset,
+                         __builtin_return_address(0));
 }
 
 __attribute__((visibility("default"))) void* mmap64(void* address, size_t length, int prot,
                                                     int flags, int fd, off_t offset) {
   if (!dprof::real_functions_ready()) return raw_mmap(address, length, prot, flags, fd, offset);
-  return mmap_and_record(real().mmap64, address, length, prot, flags, fd, offset);
+  return mmap_and_record(real().mmap64, address, length, prot, flags, fd, offset,
+                         __builtin_return_address(0));
 }
 
 __attribute__((visibility("default"))) int munmap(void* address, size_t length) {
@@ -111,7 +114,7 @@ __attribute__((visibility("default"))) void* mremap(void* old_address, size_t ol
     if ((flags & MREMAP_FIXED) != 0) uncover(new_address, new_length);
   }
   if (pass_through()) return real().mremap(old_address, old_length, new_length, flags, new_address);
-  recorder::ReleaseEvent event(/*capture_stack=*/true);
+  recorder::ReleaseEvent event(/*capture_stack=*/true, __builtin_return_address(0));
   void* moved;
   {
     dprof::RealCallScope real_call;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 
+#include "allocation_sampler.h"
 #include "byte_writer.h"
 #include "child_processes.h"
 #include "damon_prof/trace_format.h"
@@ -22,6 +23,7 @@
 #include "output_file.h"
 #include "real_functions.h"
 #include "runtime_state.h"
+#include "stack_capture.h"
 #include "stack_table.h"
 #include "sys.h"
 #include "thread_ring.h"
@@ -123,7 +125,14 @@ size_t encode_process_record(uint8_t* out, size_t capacity, bool replaced_earlie
                static_cast<unsigned long long>(
                    env_milliseconds("DAMON_PROF_SAMPLE_INTERVAL", 100000000ull) / 1000000ull),
                '\0', child_processes::follows_children() ? 1 : 0);
+  if (options_length > 0 && options_length < 8000) {
+    options_length += snprintf(text + options_length, 8192 - static_cast<size_t>(options_length),
+                               "%csample_rate=%llu%cunwind=%s", '\0',
+                               static_cast<unsigned long long>(allocation_sampler::rate_bytes()),
+                               '\0', frame_pointer_unwinding() ? "fp" : "dwarf");
+  }
   writer.bytes(text, options_length > 0 ? static_cast<size_t>(options_length) : 0);
+  writer.u64(allocation_sampler::rate_bytes());
   ByteWriter record(out, capacity);
   record.u64(DPROF_REC_PROCESS);
   record.bytes(body, writer.size());
@@ -160,6 +169,7 @@ void after_fork_in_child() {
   page_guard::reset_after_fork();
   thread_stacks::reset_after_fork();
   thread_state().ring = nullptr;
+  thread_state().sampler_seeded = 0;  // not the parent's sequence of sample points
   g_is_fork_child = true;
   g_fork_parent_pid = g_traced_pid;
   g_traced_pid = sys::current_pid();  // from here on only a vfork child has another pid
@@ -186,6 +196,8 @@ bool initialize() {
   }
   g_traced_pid = sys::current_pid();
   recorder::set_time_origin(sys::monotonic_ns());
+  allocation_sampler::configure_from_environment();
+  configure_stack_capture_from_environment();
   char path[4096];
   bool replaced_earlier_image = false;
   int fd = output_file::create(path, sizeof(path), &replaced_earlier_image);

@@ -4,6 +4,7 @@
 
 #include "internal_alloc.h"
 #include "monitor/page_guard.h"
+#include "sampled_blocks.h"
 #include "stack_table.h"
 #include "sys.h"
 #include "thread_ring.h"
@@ -41,6 +42,8 @@ uint64_t resident_bytes() {
   internal_alloc::used_range(&start, &end);
   if (end > start) total += resident_in(start, end);
   stack_table::memory_range(&start, &end);
+  if (end > start) total += resident_in(start, end);
+  sampled_blocks::memory_range(&start, &end);
   if (end > start) total += resident_in(start, end);
   // Rings are touched all over as they wrap: they count whole.
   total += ring_registry::mapped_bytes();

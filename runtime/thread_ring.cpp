@@ -15,6 +15,8 @@ std::atomic<Ring*> g_slots[ring_registry::kMaxRings];
 std::atomic<size_t> g_slot_high_water{0};
 std::atomic<uint32_t> g_next_thread_index{0};
 std::atomic<uint64_t> g_dropped{0};
+// The counts of the threads whose rings were given back (only the writer touches this).
+AllocationTotals g_retired_totals;
 
 }  // namespace
 
@@ -112,6 +114,9 @@ Ring* slot(size_t index) {
 
 void release_slot(Ring* ring) {
   // Only the writer calls this, after draining: head == tail, so the ring can start over.
+  g_retired_totals.allocations += ring->allocations.exchange(0, std::memory_order_relaxed);
+  g_retired_totals.allocated_bytes += ring->allocated_bytes.exchange(0, std::memory_order_relaxed);
+  g_retired_totals.releases += ring->releases.exchange(0, std::memory_order_relaxed);
   ring->head.store(0, std::memory_order_relaxed);
   ring->tail.store(0, std::memory_order_relaxed);
   ring->busy.store(0, std::memory_order_relaxed);
@@ -129,6 +134,7 @@ void reset_after_fork() {
   }
   g_next_thread_index.store(0, std::memory_order_relaxed);
   g_dropped.store(0, std::memory_order_relaxed);
+  g_retired_totals = AllocationTotals{};
 }
 
 uint64_t mapped_bytes() {
@@ -159,6 +165,19 @@ uint64_t dropped_events() {
 }
 void count_dropped_event() {
   g_dropped.fetch_add(1, std::memory_order_relaxed);
+}
+
+AllocationTotals allocation_totals() {
+  AllocationTotals totals = g_retired_totals;
+  size_t high = slot_count();
+  for (size_t index = 0; index < high; ++index) {
+    Ring* ring = g_slots[index].load(std::memory_order_acquire);
+    if (ring == nullptr) continue;
+    totals.allocations += ring->allocations.load(std::memory_order_relaxed);
+    totals.allocated_bytes += ring->allocated_bytes.load(std::memory_order_relaxed);
+    totals.releases += ring->releases.load(std::memory_order_relaxed);
+  }
+  return totals;
 }
 
 }  // namespace ring_registry

@@ -27,6 +27,11 @@ struct alignas(64) Ring {
   std::atomic<uint32_t> busy{0};
   uint32_t wake_sent = 0;
   std::atomic<uint64_t> event_time{0};
+  // Every allocation and release of the malloc family this thread made, recorded or not (with
+  // allocation sampling most are not): only the owner writes them, the writer sums them.
+  std::atomic<uint64_t> allocations{0};
+  std::atomic<uint64_t> allocated_bytes{0};
+  std::atomic<uint64_t> releases{0};
   // Consumer's line.
   alignas(64) std::atomic<uint64_t> tail{0};
   uint64_t last_activity_ns = 0;  // writer's view: when it last found data here
@@ -51,6 +56,22 @@ struct alignas(64) Ring {
   void commit(size_t bytes) {
     head.store(head.load(std::memory_order_relaxed) + bytes, std::memory_order_release);
   }
+  // Owner only: plain increments, no locked instruction.
+  void count_allocation(uint64_t bytes) {
+    allocations.store(allocations.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    allocated_bytes.store(allocated_bytes.load(std::memory_order_relaxed) + bytes,
+                          std::memory_order_relaxed);
+  }
+  void count_release() {
+    releases.store(releases.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+};
+
+// The malloc family's totals over every thread of the process, exact whatever is sampled.
+struct AllocationTotals {
+  uint64_t allocations = 0;
+  uint64_t allocated_bytes = 0;
+  uint64_t releases = 0;
 };
 
 namespace ring_registry {
@@ -76,6 +97,8 @@ size_t memory_ranges(uint64_t (*out)[2], size_t capacity);
 // Bytes of every ring mapped now.
 uint64_t mapped_bytes();
 void count_dropped_event();
+// Sums every ring's counts and those of the rings already given back (writer thread only).
+AllocationTotals allocation_totals();
 
 }  // namespace ring_registry
 

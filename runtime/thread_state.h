@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 
 namespace dprof {
 
@@ -30,6 +31,14 @@ struct ThreadState {
   siginfo_t pending_segv_info;
   // Rounds of pthread key destructors seen at thread exit (lifecycle.cpp).
   int exit_rounds;
+  // Allocation sampling (allocation_sampler.h): bytes left before the next sample point, and this
+  // thread's random generator.
+  int sampler_seeded;
+  uint64_t bytes_until_sample;
+  uint64_t sampler_random;
+  // Frame-pointer unwinding (stack_capture.cpp): this thread's stack, once known.
+  uint64_t stack_low;
+  uint64_t stack_high;
 };
 
 extern __thread ThreadState tls_thread_state __attribute__((tls_model("initial-exec")));

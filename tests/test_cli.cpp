@@ -266,6 +266,9 @@ TEST(Cli, MonitorOptionsAreValidatedBeforeAnythingRuns) {
       {{"--min-regions", "50", "--max-regions", "20"}, "below --min-regions"},
       {{"--overhead", "0%"}, "--overhead 0%"},
       {{"--update", "1h"}, "--update 1h"},
+      {{"--sample-rate", "lots"}, "--sample-rate lots"},
+      {{"--sample-rate", "2TiB"}, "--sample-rate 2TiB"},
+      {{"--unwind", "guess"}, "--unwind guess: expected dwarf or fp"},
   };
   for (const Case& bad : cases) {
     std::vector<std::string> argv = {damon_prof_binary()};

@@ -98,6 +98,11 @@ TEST_F(ExactAllocations, EveryOperatorNewFormIsAttributedToItsCaller) {
   EXPECT_EQ(news.alloc_bytes, 4u * 700 + 3u * 48 + 2u * 256 + 90u);
   EXPECT_EQ(news.leaked_bytes, 0u);
   EXPECT_EQ(news.temporary_count, 10u);
+  // Failing news threw (through the runtime's operator new) and were caught: only the exception
+  // objects were allocated, and freed.
+  SiteTotals failing = site("failing_new");
+  EXPECT_LE(failing.alloc_count, 2u);
+  EXPECT_EQ(failing.leaked_bytes, 0u);
 }
 
 TEST_F(ExactAllocations, Temporaries) {

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
+#include <cmath>
+
 #include "damon_prof/trace_format.h"
 #include "heap_model.h"
 
@@ -233,4 +235,30 @@ TEST(HeapModel, CustomBlocksAreCarvedOutOfTheirContainer) {
   EXPECT_EQ(heap.stacks().at(6).live_bytes, 0u);
   EXPECT_EQ(heap.stacks().at(5).live_bytes, 2 * kPage);
   EXPECT_EQ(heap.totals().live_bytes, 2 * kPage);
+}
+
+TEST(HeapModel, SampledBlocksStandForTheBlocksTheyRepresent) {
+  HeapModel model;
+  model.set_sample_rate(1000);
+  // p(1000 bytes) = 1 - e^-1: the block stands for 1000 / p bytes and 1 / p = 1.58 blocks.
+  model.apply(alloc(1, 0x1000, 1000, 7));
+  double weight = 1.0 / -std::expm1(-1.0);
+  EXPECT_EQ(model.totals().live_bytes, static_cast<uint64_t>(std::llround(1000 * weight)));
+  EXPECT_EQ(model.totals().alloc_count, 1u);  // 1.58 blocks: one counted, 0.58 carried
+  model.apply(alloc(2, 0x2000, 1000, 7));
+  EXPECT_EQ(model.totals().alloc_count, 3u);  // 3.16 blocks
+  EXPECT_EQ(model.stacks().at(7).alloc_count, 3u);
+  // A free takes back exactly what its block added.
+  model.apply(release(3, 0x1000));
+  model.apply(release(4, 0x2000));
+  EXPECT_EQ(model.totals().live_bytes, 0u);
+  EXPECT_EQ(model.totals().live_count, 0u);
+  EXPECT_EQ(model.stacks().at(7).live_bytes, 0u);
+  // Blocks far above the rate are sampled for certain and count as themselves; mappings are never
+  // sampled.
+  model.apply(alloc(5, 0x100000, 1 << 20, 8));
+  EXPECT_EQ(model.stacks().at(8).alloc_bytes, uint64_t{1} << 20);
+  EXPECT_EQ(model.stacks().at(8).alloc_count, 1u);
+  model.apply(map(6, 0x40000000, 10 * kPage, 9));
+  EXPECT_EQ(model.stacks().at(9).alloc_bytes, 10 * kPage);
 }

@@ -48,7 +48,7 @@ bool parse_record_options(const std::vector<std::string>& arguments, RecordOptio
                        option == "--backend" || option == "--sampling" ||
                        option == "--aggregation" || option == "--update" ||
                        option == "--min-regions" || option == "--max-regions" ||
-                       option == "--overhead";
+                       option == "--overhead" || option == "--sample-rate" || option == "--unwind";
     if (!takes_value) {
       *error = "unknown option " + option + " (see damon-prof help)";
       return false;
@@ -109,6 +109,21 @@ bool parse_record_options(const std::vector<std::string>& arguments, RecordOptio
       (option == "--min-regions" ? min_regions : max_regions) = number;
       environment.emplace_back(
           option == "--min-regions" ? "DAMON_PROF_MIN_REGIONS" : "DAMON_PROF_MAX_REGIONS", value);
+    } else if (option == "--sample-rate") {
+      auto bytes = analyzer::parse_size(value, &problem);
+      constexpr uint64_t kMaxRate = uint64_t{1} << 40;  // as DAMON_PROF_SAMPLE_RATE
+      if (!bytes || *bytes > kMaxRate) {
+        *error = "--sample-rate " + value +
+                 ": expected a size from 0 (every allocation) to 1TiB, such as 512KiB";
+        return false;
+      }
+      environment.emplace_back("DAMON_PROF_SAMPLE_RATE", std::to_string(*bytes));
+    } else if (option == "--unwind") {
+      if (value != "dwarf" && value != "fp") {
+        *error = "--unwind " + value + ": expected dwarf or fp";
+        return false;
+      }
+      environment.emplace_back("DAMON_PROF_UNWIND", value);
     } else if (option == "--overhead") {
       auto percentage = analyzer::parse_percentage(value, &problem);
       if (!percentage || *percentage < 0.01 || *percentage > 100) {

@@ -27,7 +27,7 @@ extern "C" {
   "DPROF\r\n"
 #define DPROF_FILE_MAGIC_SIZE 8
 #define DPROF_VERSION_MAJOR 1
-#define DPROF_VERSION_MINOR 4
+#define DPROF_VERSION_MINOR 5
 
 /* 32 bytes at offset 0 of every trace file. */
 struct dprof_file_header {
@@ -71,7 +71,10 @@ static inline uint32_t dprof_frame_header_check(uint32_t magic, uint32_t compres
 enum dprof_record_type {
   /* u pid, u ppid, u start_wall_ns, u page_size, u flags (dprof_process_flags),
    * str hostname, str executable, str command line (NUL-separated), str runtime version,
-   * str options ("key=value" separated by NUL) */
+   * str options ("key=value" separated by NUL), and since 1.5 u allocation_sample_rate: 0 when
+   * every allocation of the malloc family is an event; else the mean distance in bytes between
+   * Poisson sample points, and an allocation of size s is an event with probability
+   * 1 - exp(-s / rate) (its release then is too; mappings are always events) */
   DPROF_REC_PROCESS = 1,
   /* u module_id, u time_ns, u load_bias, str path, str build_id (raw bytes),
    * u segment_count, then per segment: u start, u end (absolute addresses), u flags (PF_X=1) */
@@ -121,6 +124,12 @@ enum dprof_record_type {
    * system()), u how (dprof_child_how). The child writes its own trace, whose process record
    * names this process as its parent. Written by any thread, like annotations. */
   DPROF_REC_CHILD = 15,
+  /* Since 1.5. Exact counts of the malloc family since the trace started, events or not (with
+   * each memory sample and at the end; the last one holds): u time_ns, u allocations,
+   * u allocated_bytes (as requested), u releases (frees of a block, realloc's release of the old
+   * one), u lost_sampled_blocks (sampled blocks whose release could not be followed: the table of
+   * sampled blocks was full) */
+  DPROF_REC_ALLOCATION_TOTALS = 16,
 };
 
 enum dprof_child_how {

@@ -12,6 +12,7 @@
 #include "../byte_writer.h"
 #include "../event_recorder.h"
 #include "../internal_alloc.h"
+#include "../sampled_blocks.h"
 #include "../segv_dispatch.h"
 #include "../stack_table.h"
 #include "../sys.h"
@@ -132,8 +133,10 @@ size_t collect_exclusions(AddressRange* out) {
   if (end > start) out[count++] = {start, end};
   stack_table::memory_range(&start, &end);
   if (end > start) out[count++] = {start, end};
+  sampled_blocks::memory_range(&start, &end);
+  if (end > start) out[count++] = {start, end};
   uint64_t ranges[kMaxExcluded][2];
-  size_t found = ring_registry::memory_ranges(ranges, (kMaxExcluded - 2) / 2);
+  size_t found = ring_registry::memory_ranges(ranges, (kMaxExcluded - 3) / 2);
   for (size_t i = 0; i < found; ++i) out[count++] = {ranges[i][0], ranges[i][1]};
   found = thread_stacks::live_ranges(ranges, (kMaxExcluded - count) / 2);
   for (size_t i = 0; i < found; ++i) out[count++] = {ranges[i][0], ranges[i][1]};

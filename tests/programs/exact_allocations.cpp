@@ -93,6 +93,19 @@ via_operator_new() {  // 4 x new[700], 3 x new Widget(48), 2 x aligned(256), 1 x
   delete[] nothrow;
 }
 
+// A failing new throws through the runtime's operator new wrappers. The only allocations are the
+// exception objects (the nothrow form throws and catches inside the C++ library too).
+__attribute__((noinline)) void failing_new() {
+  size_t impossible = static_cast<size_t>(-1) / 2;
+  sink = &impossible;
+  try {
+    sink = new char[*static_cast<volatile size_t*>(&impossible)];
+    std::abort();
+  } catch (const std::bad_alloc&) {
+  }
+  if (new (std::nothrow) char[*static_cast<volatile size_t*>(&impossible)] != nullptr) std::abort();
+}
+
 __attribute__((noinline)) void make_temporaries() {  // 7 x 33, each freed at once: 7 temporary
   for (int i = 0; i < 7; ++i) {
     void* block = malloc(33);
@@ -144,6 +157,7 @@ int main(int argc, char** argv) {
   via_reallocarray();
   via_aligned_functions();
   via_operator_new();
+  failing_new();
   make_temporaries();
   if (threads_wanted) {
     pthread_t threads[4];
