@@ -41,9 +41,12 @@ compat: build
 	@scripts/install-deps.sh --compat
 	@tests/compat/run.sh $(BUILD_DIR)
 
+# The benchmark suite (bench/run_bench.py): every program natively, under damon-prof's modes, under
+# heaptrack and DHAT; BENCH_ARGS passes options (--repeat N, --programs a,b, --markdown OUT.md).
+BENCH_ARGS ?=
 bench: build
 	@scripts/install-deps.sh --bench
-	@bench/run_alloc_bench.sh $(BUILD_DIR)
+	@bench/run_bench.py --build $(BUILD_DIR) $(BENCH_ARGS)
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -100,23 +100,21 @@ void HeapModel::on_alloc(const Event& event) {
     on_custom_alloc(event);
     return;
   }
-  auto existing = blocks_.find(event.address);
-  if (existing != blocks_.end()) {
+  Block old;
+  if (blocks_.take(event.address, &old)) {
     // The free of the old block was never recorded (made after the trace closed, or by a path
     // that bypassed the hooks); the new block replaces it.
     ++totals_.replaced_blocks;
-    const Block& old = existing->second;
     if (old.size >= page_size_)
       end_custom_blocks(event.address, event.address + old.size, event.time_ns);
     remove_live(old.stack_id, old.weighted_bytes, old.weighted_count);
     ended(event.address, event.address + old.size, old.stack_id, old.seen);
     if (old.size >= page_size_) large_blocks_.erase(event.address);
-    blocks_.erase(existing);
   }
   StackStats& stats = touch(event.stack_id);
   Block block{event.size, event.stack_id, event.time_ns, 0, event.size, 1};
   weigh(block, stats);
-  blocks_.emplace(event.address, block);
+  blocks_.insert(event.address, block);
   if (event.size >= page_size_) large_blocks_[event.address] = event.address + event.size;
   stats.alloc_count += block.weighted_count;
   stats.alloc_bytes += block.weighted_bytes;
@@ -133,16 +131,14 @@ void HeapModel::on_free(const Event& event) {
     on_custom_free(event);
     return;
   }
-  auto found = blocks_.find(event.address);
-  if (found == blocks_.end()) {
+  Block block;
+  if (!blocks_.take(event.address, &block)) {
     ++totals_.unmatched_frees;
     return;
   }
-  Block block = found->second;
   if (block.size >= page_size_) {
     end_custom_blocks(event.address, event.address + block.size, event.time_ns);
   }
-  blocks_.erase(found);
   totals_.free_count += block.weighted_count;
   remove_live(block.stack_id, block.weighted_bytes, block.weighted_count);
   ended(event.address, event.address + block.size, block.stack_id, block.seen);
@@ -291,10 +287,10 @@ void HeapModel::end_custom_blocks(uint64_t start, uint64_t end, uint64_t time_ns
 void HeapModel::live_blocks(std::vector<BlockView>& out) {
   out.clear();
   out.reserve(blocks_.size() + mappings_.size());
-  for (auto& [start, block] : blocks_) {
+  blocks_.for_each([&out](uint64_t start, Block& block) {
     if (block.size != 0)
       out.push_back({start, start + block.size, block.stack_id, block.alloc_time_ns, &block.seen});
-  }
+  });
   for (auto& [start, mapping] : mappings_)
     out.push_back({start, mapping.end, mapping.stack_id, mapping.alloc_time_ns, &mapping.seen});
   std::sort(out.begin(), out.end(),
@@ -345,11 +341,10 @@ std::optional<BlockView> HeapModel::large_block_at(uint64_t address) {
   }
   auto large = large_blocks_.upper_bound(address);
   if (large != large_blocks_.begin() && std::prev(large)->second > address) {
-    auto block = blocks_.find(std::prev(large)->first);
-    if (block != blocks_.end()) {
-      Block& found = block->second;
-      return BlockView{block->first, block->first + found.size, found.stack_id, found.alloc_time_ns,
-                       &found.seen};
+    uint64_t start = std::prev(large)->first;
+    if (Block* found = blocks_.find(start)) {
+      return BlockView{start, start + found->size, found->stack_id, found->alloc_time_ns,
+                       &found->seen};
     }
   }
   return std::nullopt;

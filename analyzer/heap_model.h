@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "address_map.h"
 #include "trace_records.h"
 
 namespace dprof::analyzer {
@@ -106,14 +107,14 @@ class HeapModel {
 
  private:
   struct Block {
-    uint64_t size;
-    uint64_t stack_id;
-    uint64_t alloc_time_ns;
-    uint8_t seen;
+    uint64_t size = 0;
+    uint64_t stack_id = 0;
+    uint64_t alloc_time_ns = 0;
+    uint8_t seen = 0;
     // What the block counts for: its size and 1 when every allocation is an event, the estimate
     // it stands for in a sampled trace.
-    uint64_t weighted_bytes;
-    uint64_t weighted_count;
+    uint64_t weighted_bytes = 0;
+    uint64_t weighted_count = 0;
   };
   struct Mapping {
     uint64_t end;
@@ -156,7 +157,7 @@ class HeapModel {
   uint64_t sample_rate_ = 0;
   uint64_t peak_epoch_ = 1;
   uint64_t page_size_ = 4096;
-  std::unordered_map<uint64_t, Block> blocks_;
+  AddressMap<Block> blocks_;
   std::map<uint64_t, Mapping> mappings_;
   std::map<uint64_t, uint64_t> large_blocks_;  // start -> end of malloc blocks of a page or more
   std::map<uint64_t, CustomBlock> custom_blocks_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <queue>
 
 #include "byte_reader.h"
@@ -26,6 +27,12 @@ struct EventOrder {
 };
 
 class Decoder {
+  // One EVENTS record's events, in time order, and how many of them were delivered.
+  struct Run {
+    std::vector<Event> events;
+    size_t next = 0;
+  };
+
  public:
   Decoder(TraceConsumer& consumer, DecodeSummary& summary)
       : consumer_(consumer), summary_(summary) {}
@@ -43,18 +50,28 @@ class Decoder {
   }
 
   // Events and the timed records (memory samples, region snapshots, access samples) in one time
-  // order, so that a snapshot meets the heap as it was at its time.
+  // order, so that a snapshot meets the heap as it was at its time. Each EVENTS record is one
+  // thread's events in time order (a run): the runs pending are merged through a small heap of
+  // their next events, far cheaper than ordering every event on its own.
   void release_until(uint64_t watermark) {
     while (true) {
-      bool event_ready = !pending_.empty() && pending_.top().time_ns < watermark;
+      bool event_ready = !run_heap_.empty() && next_event().time_ns < watermark;
       uint64_t timed = earliest_timed();
       bool timed_ready = timed < watermark;
       if (!event_ready && !timed_ready) break;
-      if (timed_ready && (!event_ready || timed <= pending_.top().time_ns)) {
+      if (timed_ready && (!event_ready || timed <= next_event().time_ns)) {
         deliver_earliest_timed();
       } else {
-        consumer_.on_event(pending_.top());
-        pending_.pop();
+        std::pop_heap(run_heap_.begin(), run_heap_.end(), RunOrder{});
+        Run* run = run_heap_.back();
+        consumer_.on_event(run->events[run->next++]);
+        --pending_events_;
+        if (run->next < run->events.size()) {
+          std::push_heap(run_heap_.begin(), run_heap_.end(), RunOrder{});
+        } else {
+          run_heap_.pop_back();
+          recycle(run);
+        }
       }
     }
     released_until_ = std::max(released_until_, watermark);
@@ -273,9 +290,17 @@ class Decoder {
     uint32_t thread = static_cast<uint32_t>(reader.u64());
     uint64_t time = reader.u64();
     uint64_t address = reader.u64();
+    Run* run = fresh_run();
+    std::vector<Event>& events = run->events;
+    // What was decoded before a corrupt event stays (salvage mode reports it).
+    struct Commit {
+      Decoder* decoder;
+      Run* run;
+      ~Commit() { decoder->add_run(run); }
+    } commit{this, run};
     while (!reader.at_end()) {
       uint8_t tag = reader.byte();
-      Event event;
+      Event& event = events.emplace_back();
       event.kind = static_cast<EventKind>(tag & 0x0f);
       event.function = static_cast<uint8_t>(tag >> 4);
       event.thread_index = thread;
@@ -283,6 +308,7 @@ class Decoder {
       address += static_cast<uint64_t>(reader.s64());
       event.time_ns = time;
       event.address = address;
+      event.sequence = sequence_++;
       switch (event.kind) {
         case EventKind::kAlloc:
           event.size = reader.u64();
@@ -300,14 +326,34 @@ class Decoder {
           event.size = reader.u64();
           break;
         default:
+          events.pop_back();
           throw TraceError("unknown event kind " + std::to_string(tag & 0x0f));
       }
-      event.sequence = sequence_++;
-      ++summary_.events;
-      pending_.push(event);
-      if (pending_.size() > summary_.max_pending_events)
-        summary_.max_pending_events = pending_.size();
     }
+  }
+
+  // A run joins the merge. Times are deltas, so a run is in time order unless a signal handler
+  // allocated while the thread was inside a release (the release is stamped first, written last):
+  // then it is sorted, keeping arrival order among equal times.
+  void add_run(Run* run) {
+    std::vector<Event>& events = run->events;
+    if (events.empty()) {
+      recycle(run);
+      return;
+    }
+    bool ordered = true;
+    for (size_t i = 1; i < events.size() && ordered; ++i) {
+      ordered = events[i - 1].time_ns <= events[i].time_ns;
+    }
+    if (!ordered) {
+      std::stable_sort(events.begin(), events.end(),
+                       [](const Event& a, const Event& b) { return a.time_ns < b.time_ns; });
+    }
+    summary_.events += events.size();
+    pending_events_ += events.size();
+    summary_.max_pending_events = std::max<uint64_t>(summary_.max_pending_events, pending_events_);
+    run_heap_.push_back(run);
+    std::push_heap(run_heap_.begin(), run_heap_.end(), RunOrder{});
   }
 
   // A timed record waits for the watermark like an event does, unless its time is already past
@@ -367,9 +413,37 @@ class Decoder {
     return parts;
   }
 
+  // Max-heap order for std::*_heap: the run whose next event comes later is "less".
+  struct RunOrder {
+    bool operator()(const Run* a, const Run* b) const {
+      return EventOrder{}(a->events[a->next], b->events[b->next]);
+    }
+  };
+  const Event& next_event() const {
+    const Run* run = run_heap_.front();
+    return run->events[run->next];
+  }
+  Run* fresh_run() {
+    if (spare_runs_.empty()) {
+      runs_.push_back(std::make_unique<Run>());
+      return runs_.back().get();
+    }
+    Run* run = spare_runs_.back();
+    spare_runs_.pop_back();
+    return run;
+  }
+  void recycle(Run* run) {
+    run->events.clear();
+    run->next = 0;
+    spare_runs_.push_back(run);
+  }
+
   TraceConsumer& consumer_;
   DecodeSummary& summary_;
-  std::priority_queue<Event, std::vector<Event>, EventOrder> pending_;
+  std::vector<std::unique_ptr<Run>> runs_;  // every run, in use or spare
+  std::vector<Run*> run_heap_;
+  std::vector<Run*> spare_runs_;
+  uint64_t pending_events_ = 0;
   std::deque<MemorySample> memory_samples_;
   std::deque<RegionSnapshot> snapshots_;
   std::deque<AccessSample> access_samples_;

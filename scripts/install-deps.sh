@@ -7,7 +7,8 @@
 #   scripts/install-deps.sh --test    also what the tests drive (headless Chromium for the HTML
 #                                     report, through ChromeDriver from python3) and clang with
 #                                     libFuzzer for the fuzz targets
-#   scripts/install-deps.sh --bench   also what the benchmarks compare against (heaptrack)
+#   scripts/install-deps.sh --bench   also what the benchmarks run and compare against (heaptrack,
+#                                     valgrind's DHAT, python3, sqlite3, redis)
 #   scripts/install-deps.sh --compat  also every program of the compatibility suite (tests/compat)
 set -euo pipefail
 
@@ -27,7 +28,7 @@ if [[ "${1:-}" == "--compat" ]]; then
   packages+=(python3 sqlite3 xz-utils git perl gzip make gcc redis-server redis-tools)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(heaptrack bc python3 time)
+  packages+=(heaptrack valgrind python3 sqlite3 redis-server redis-tools)
 fi
 
 missing=()

@@ -1,0 +1,114 @@
+// A hash map from addresses to values, flat in one array (open addressing, linear probing,
+// deletion by backward shift, so no tombstones ever slow it down). The heap model keeps every live
+// block in one: millions of inserts and erases per second, without an allocation each as
+// std::unordered_map's nodes cost. Pointers to values stay valid until the next insert or erase.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace dprof::analyzer {
+
+template <typename Value>
+class AddressMap {
+ public:
+  size_t size() const { return size_; }
+
+  Value* find(uint64_t key) {
+    if (size_ == 0) return nullptr;
+    for (size_t i = home(key);; i = (i + 1) & mask_) {
+      Slot& slot = slots_[i];
+      if (!slot.used) return nullptr;
+      if (slot.key == key) return &slot.value;
+    }
+  }
+
+  // False (and nothing changed) when the key is already there.
+  bool insert(uint64_t key, const Value& value) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    for (size_t i = home(key);; i = (i + 1) & mask_) {
+      Slot& slot = slots_[i];
+      if (!slot.used) {
+        slot.used = true;
+        slot.key = key;
+        slot.value = value;
+        ++size_;
+        return true;
+      }
+      if (slot.key == key) return false;
+    }
+  }
+
+  bool erase(uint64_t key) {
+    Value ignored;
+    return take(key, &ignored);
+  }
+
+  // Moves the key's value into `out` and erases it, in one probe; false when absent.
+  bool take(uint64_t key, Value* out) {
+    if (size_ == 0) return false;
+    size_t hole = home(key);
+    while (true) {
+      if (!slots_[hole].used) return false;
+      if (slots_[hole].key == key) break;
+      hole = (hole + 1) & mask_;
+    }
+    *out = std::move(slots_[hole].value);
+    // Entries after the hole that could live in it move back, so every probe sequence stays
+    // unbroken.
+    for (size_t next = (hole + 1) & mask_; slots_[next].used; next = (next + 1) & mask_) {
+      size_t wanted = home(slots_[next].key);
+      bool stays =
+          hole <= next ? (wanted > hole && wanted <= next) : (wanted > hole || wanted <= next);
+      if (!stays) {
+        slots_[hole] = std::move(slots_[next]);
+        hole = next;
+      }
+    }
+    slots_[hole].used = false;
+    --size_;
+    return true;
+  }
+
+  // Calls visit(key, value&) for every entry, in no particular order.
+  template <typename Visit>
+  void for_each(Visit&& visit) {
+    for (Slot& slot : slots_) {
+      if (slot.used) visit(slot.key, slot.value);
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t key = 0;
+    bool used = false;
+    Value value{};
+  };
+
+  size_t home(uint64_t key) const {
+    // Fibonacci hashing: the high bits of the product mix every bit of the address.
+    return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> shift_);
+  }
+
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    size_t capacity = old.empty() ? 1024 : old.size() * 2;
+    slots_.assign(capacity, Slot{});
+    mask_ = capacity - 1;
+    shift_ = 64;
+    for (size_t bits = capacity; bits > 1; bits >>= 1) --shift_;
+    size_ = 0;
+    for (Slot& slot : old) {
+      if (slot.used) insert(slot.key, slot.value);
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+  size_t mask_ = 0;
+  unsigned shift_ = 64;
+};
+
+}  // namespace dprof::analyzer

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""damon-prof's benchmark suite: each program natively, under damon-prof (exact; sampled; sampled
+with access monitoring), under heaptrack and under valgrind DHAT, side by side in one run.
+
+Runs are interleaved (every mode once, then again, REPEAT times) so that the machine's noise hits
+all modes alike; wall times are medians. Also measured on the exact traces: the analyzer's speed
+(`damon-prof report`) against heaptrack_print on heaptrack's trace of the same program, and the
+trace bytes per allocation event of both.
+
+    bench/run_bench.py [--build DIR] [--repeat N] [--programs a,b] [--markdown OUT.md]
+                       [--no-dhat] [--dhat-timeout S]
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLE_RATE = "512KiB"
+DEVNULL = subprocess.DEVNULL
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Program:
+    """A workload: `command()` is what runs under each tool; `run()` times one run."""
+
+    def __init__(self, name, description, command, stdin=None):
+        self.name = name
+        self.description = description
+        self.command = command
+        self.stdin = stdin
+
+    def run(self, wrapper, timeout):
+        # A fixed hash seed: Python's dict layouts (and so its timings) then repeat run to run.
+        environment = dict(os.environ, PYTHONHASHSEED="0")
+        with open(self.stdin) if self.stdin else open(os.devnull) as stdin:
+            start = time.perf_counter()
+            subprocess.run(wrapper + self.command(), stdin=stdin, stdout=DEVNULL, stderr=DEVNULL,
+                           check=True, timeout=timeout, env=environment)
+            return time.perf_counter() - start
+
+
+class RedisProgram(Program):
+    """redis-server under the tool, timed by redis-benchmark's run against it over loopback."""
+
+    def __init__(self, requests):
+        super().__init__("redis", "redis-server under redis-benchmark (%d requests of 7 kinds, "
+                         "20 clients, pipeline 4)" % requests, None)
+        self.requests = requests
+
+    def run(self, wrapper, timeout):
+        port = free_port()
+        server = subprocess.Popen(wrapper + ["redis-server", "--port", str(port), "--save", "",
+                                             "--appendonly", "no"],
+                                  stdout=DEVNULL, stderr=DEVNULL)
+        try:
+            deadline = time.time() + min(timeout, 120)
+            while subprocess.run(["redis-cli", "-p", str(port), "ping"], stdout=DEVNULL,
+                                 stderr=DEVNULL).returncode != 0:
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)
+            start = time.perf_counter()
+            subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(self.requests), "-c",
+                            "20", "-P", "4", "-q", "-t", "set,get,incr,lpush,lpop,sadd,hset"],
+                           stdout=DEVNULL, stderr=DEVNULL, check=True, timeout=timeout)
+            elapsed = time.perf_counter() - start
+            subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], stdout=DEVNULL,
+                           stderr=DEVNULL)
+            server.wait(timeout=timeout)  # the tools finish their traces
+            return elapsed
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+
+
+def programs(build):
+    python3 = "/usr/bin/python3"
+    return {
+        "alloc_heavy": Program("alloc_heavy", "bench/alloc_heavy.cpp: 8 threads churning std::map "
+                               "and std::string",
+                               lambda: [os.path.join(build, "bin", "alloc_heavy"), "8", "100000"]),
+        "python": Program("python", "python3 running bench/workloads/python_work.py",
+                          lambda: [python3, os.path.join(HERE, "workloads", "python_work.py")]),
+        "sqlite": Program("sqlite", "sqlite3 running bench/workloads/sqlite_work.sql",
+                          lambda: ["sqlite3", ":memory:"],
+                          stdin=os.path.join(HERE, "workloads", "sqlite_work.sql")),
+        "redis": RedisProgram(200000),
+    }
+
+
+class Modes:
+    """The wrappers: each returns the command prefix, writing its trace under `work`."""
+
+    def __init__(self, build, work):
+        self.damon_prof = os.path.join(build, "bin", "damon-prof")
+        self.work = work
+
+    def trace(self, mode, program):
+        return os.path.join(self.work, "%s.%s" % (program, mode))
+
+    def wrapper(self, mode, program):
+        trace = self.trace(mode, program)
+        for leftover in [path for path in os.listdir(self.work)
+                         if path.startswith(os.path.basename(trace))]:
+            os.remove(os.path.join(self.work, leftover))
+        quiet = [self.damon_prof, "-q", "--no-follow", "-o", trace + ".dprof"]
+        if mode == "native":
+            return []
+        if mode == "exact":
+            return quiet + ["--backend", "none"]
+        if mode == "sampled":
+            return quiet + ["--backend", "none", "--sample-rate", SAMPLE_RATE]
+        if mode == "sampled+monitor":
+            return quiet + ["--sample-rate", SAMPLE_RATE]
+        if mode == "heaptrack":
+            return ["heaptrack", "-o", trace]
+        if mode == "dhat":
+            return ["valgrind", "--tool=dhat", "--dhat-out-file=" + trace + ".json"]
+        raise ValueError(mode)
+
+    def heaptrack_file(self, program):
+        base = os.path.basename(self.trace("heaptrack", program))
+        for name in os.listdir(self.work):
+            if name.startswith(base) and (name.endswith(".zst") or name.endswith(".gz")):
+                return os.path.join(self.work, name)
+        return None
+
+
+def median_time(command, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, stdout=DEVNULL, stderr=DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def analyzer_figures(modes, name, repeat):
+    trace = modes.trace("exact", name) + ".dprof"
+    heaptrack_file = modes.heaptrack_file(name)
+    summary = json.loads(subprocess.run([modes.damon_prof, "report", trace, "--format", "json",
+                                         "--top", "1"], capture_output=True, text=True,
+                                        check=True).stdout)["summary"]
+    events = summary["total_alloc_count"] + summary["free_count"]
+    figures = {"events": events, "dprof_bytes": os.path.getsize(trace)}
+    figures["dprof_seconds"] = median_time([modes.damon_prof, "report", trace], repeat)
+    if heaptrack_file:
+        figures["heaptrack_bytes"] = os.path.getsize(heaptrack_file)
+        figures["heaptrack_print_seconds"] = median_time(["heaptrack_print", heaptrack_file], repeat)
+    return figures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--programs", default="alloc_heavy,python,sqlite,redis")
+    parser.add_argument("--markdown")
+    parser.add_argument("--no-dhat", action="store_true")
+    parser.add_argument("--dhat-timeout", type=float, default=300)
+    arguments = parser.parse_args()
+
+    build = os.path.abspath(arguments.build)
+    known = programs(build)
+    chosen = arguments.programs.split(",")
+    for name in chosen:
+        if name not in known:
+            sys.exit("run_bench: unknown program %s (known: %s)" % (name, ", ".join(known)))
+    for tool in ["heaptrack", "heaptrack_print", "redis-server", "redis-benchmark", "sqlite3"]:
+        if shutil.which(tool) is None:
+            sys.exit("run_bench: %s is missing (make bench installs it)" % tool)
+    have_dhat = not arguments.no_dhat and shutil.which("valgrind") is not None
+    timed_modes = ["native", "exact", "sampled", "sampled+monitor", "heaptrack"]
+
+    work = tempfile.mkdtemp(prefix="damon-prof-bench.")
+    modes = Modes(build, work)
+    results = {}
+    try:
+        for name in chosen:
+            program = known[name]
+            times = {mode: [] for mode in timed_modes}
+            for round_index in range(arguments.repeat):
+                for mode in timed_modes:
+                    times[mode].append(program.run(modes.wrapper(mode, name), timeout=600))
+                print("  %s: round %d/%d done" % (name, round_index + 1, arguments.repeat),
+                      file=sys.stderr)
+            row = {mode: statistics.median(values) for mode, values in times.items()}
+            if have_dhat:
+                try:
+                    row["dhat"] = program.run(modes.wrapper("dhat", name),
+                                              timeout=arguments.dhat_timeout)
+                except subprocess.TimeoutExpired:
+                    row["dhat"] = None
+            row["analyzer"] = analyzer_figures(modes, name, 3)
+            results[name] = row
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(results, known, arguments, have_dhat)
+
+
+def ratio(value, native):
+    return "%.2f×" % (value / native)
+
+
+def report(results, known, arguments, have_dhat):
+    lines = []
+    lines.append("Medians of %d interleaved runs (DHAT: one run, limit %d s); sample rate %s.\n"
+                 % (arguments.repeat, arguments.dhat_timeout, SAMPLE_RATE))
+    header = ["program", "native", "exact", "sampled", "sampled+monitor", "heaptrack"]
+    if have_dhat:
+        header.append("DHAT")
+    header += ["exact overhead / heaptrack's", "sampled+monitor vs native"]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for name, row in results.items():
+        native = row["native"]
+        cells = [name, "%.3f s" % native]
+        for mode in ["exact", "sampled", "sampled+monitor", "heaptrack"]:
+            cells.append("%.3f s (%s)" % (row[mode], ratio(row[mode], native)))
+        if have_dhat:
+            cells.append("> %d s" % arguments.dhat_timeout if row.get("dhat") is None
+                         else "%.1f s (%s)" % (row["dhat"], ratio(row["dhat"], native)))
+        heaptrack_overhead = row["heaptrack"] - native
+        cells.append("%.3f" % ((row["exact"] - native) / heaptrack_overhead)
+                     if heaptrack_overhead > 0 else "n/a")
+        cells.append("%+.1f%%" % (100.0 * (row["sampled+monitor"] - native) / native))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Analyzer and traces (the exact-mode trace against heaptrack's of the same "
+                 "program; analyzer times are medians of 3):\n")
+    lines.append("| program | events | damon-prof report | heaptrack_print | analyzer speed-up | "
+                 "trace bytes/event: damon-prof | heaptrack | size ratio |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for name, row in results.items():
+        figures = row["analyzer"]
+        events = figures["events"]
+        cells = [name, "{:,}".format(events),
+                 "%.3f s (%.2f M events/s)" % (figures["dprof_seconds"],
+                                              events / figures["dprof_seconds"] / 1e6)]
+        if "heaptrack_bytes" in figures:
+            cells.append("%.3f s (%.2f M events/s)" % (figures["heaptrack_print_seconds"],
+                                                      events / figures["heaptrack_print_seconds"]
+                                                      / 1e6))
+            cells.append("%.2f×" % (figures["heaptrack_print_seconds"] / figures["dprof_seconds"]))
+            cells.append("%.2f" % (figures["dprof_bytes"] / events))
+            cells.append("%.2f" % (figures["heaptrack_bytes"] / events))
+            cells.append("%.2f" % (figures["dprof_bytes"] / figures["heaptrack_bytes"]))
+        else:
+            cells += ["n/a"] * 5
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Programs: " + "; ".join("%s — %s" % (name, known[name].description)
+                                          for name in results) + ".")
+    text = "\n".join(lines)
+    print(text)
+    if arguments.markdown:
+        with open(arguments.markdown, "w") as out:
+            out.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
