@@ -25,6 +25,11 @@ class AddressMap {
     }
   }
 
+  // Starts loading the slot where a lookup of `key` begins (a hint; changes nothing).
+  void prefetch(uint64_t key) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[home(key)]);
+  }
+
   // False (and nothing changed) when the key is already there.
   bool insert(uint64_t key, const Value& value) {
     if ((size_ + 1) * 2 > slots_.size()) grow();

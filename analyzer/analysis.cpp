@@ -43,6 +43,7 @@ class AnalysisConsumer : public TraceConsumer {
     // The runtime's own threads (writer, monitor) are not the program's.
     if (thread.name.rfind("damon-prof-", 0) != 0) ++analysis_.thread_count;
   }
+  void prefetch(const Event& event) override { heap_.prefetch(event); }
   void on_event(const Event& event) override {
     heap_.apply(event);
     phases_.on_event(event, heap_.totals().live_bytes);

@@ -12,8 +12,14 @@ namespace dprof::analyzer {
 // Peak attribution without a snapshot at every new peak: each new peak starts a new epoch. A
 // stack not modified since the latest peak still holds its at-peak value in live_bytes; a stack
 // about to be modified first saves live_bytes as its at-peak value (touch()).
+StackStats& HeapModel::stats_for(uint64_t stack_id) {
+  RecentStack& recent = recent_stacks_[stack_id % kRecentStacks];
+  if (recent.stack_id != stack_id) recent = {stack_id, &stacks_[stack_id]};
+  return *recent.stats;
+}
+
 StackStats& HeapModel::touch(uint64_t stack_id) {
-  StackStats& stats = stacks_[stack_id];
+  StackStats& stats = stats_for(stack_id);
   if (stats.peak_epoch != peak_epoch_) {
     stats.peak_snapshot = stats.live_bytes;
     stats.peak_count_snapshot = stats.live_count;
@@ -149,7 +155,7 @@ void HeapModel::on_free(const Event& event) {
   if (last != last_alloc_by_thread_.end() && last->second == event.address) {
     last_alloc_by_thread_.erase(last);
     if (event.function != DPROF_FN_REALLOC && event.function != DPROF_FN_REALLOCARRAY) {
-      stacks_[block.stack_id].temporary_count += block.weighted_count;
+      stats_for(block.stack_id).temporary_count += block.weighted_count;
       totals_.temporary_count += block.weighted_count;
     }
   }

@@ -79,7 +79,14 @@ struct EndedBlock {
 
 class HeapModel {
  public:
+  HeapModel() = default;
+  // recent_stacks_ points into stacks_.
+  HeapModel(const HeapModel&) = delete;
+  HeapModel& operator=(const HeapModel&) = delete;
+
   void apply(const Event& event);
+  // Starts loading what apply(event) will look up, a few events ahead of it.
+  void prefetch(const Event& event) const { blocks_.prefetch(event.address); }
 
   // Hears every observed block that ends (freed, replaced, unmapped; not moved by mremap).
   void set_ended_block_listener(std::function<void(const EndedBlock&)> listener) {
@@ -162,6 +169,15 @@ class HeapModel {
   std::map<uint64_t, uint64_t> large_blocks_;  // start -> end of malloc blocks of a page or more
   std::map<uint64_t, CustomBlock> custom_blocks_;
   std::unordered_map<uint64_t, StackStats> stacks_;
+  // Recently used entries of stacks_ (whose nodes never move), by stack id modulo the size:
+  // nearly every event finds its stack here instead of hashing into the map.
+  struct RecentStack {
+    uint64_t stack_id = UINT64_MAX;
+    StackStats* stats = nullptr;
+  };
+  static constexpr size_t kRecentStacks = 256;
+  RecentStack recent_stacks_[kRecentStacks];
+  StackStats& stats_for(uint64_t stack_id);
   std::unordered_map<uint32_t, uint64_t> last_alloc_by_thread_;
   std::unordered_map<uint32_t, Mapping> remapped_by_thread_;
   std::function<void(const EndedBlock&)> ended_block_listener_;

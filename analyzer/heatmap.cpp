@@ -228,6 +228,7 @@ class SitePass : public TraceConsumer {
         attribution_(heap_, analysis.idle_threshold_ns) {
     heap_.set_page_size(analysis.page_size);
   }
+  void prefetch(const Event& event) override { heap_.prefetch(event); }
   void on_event(const Event& event) override { heap_.apply(event); }
   void on_region_snapshot(const RegionSnapshot& snapshot) override {
     bool wanted = in_time(options_, snapshot);

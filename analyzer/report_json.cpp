@@ -151,6 +151,8 @@ void write_json_report(std::ostream& out, Analysis& analysis, const ReportOption
   json.field("unmatched_frees", totals.unmatched_frees);
   // 0: every allocation recorded; else per-site figures, peak, leaks and temporary are estimates.
   json.field("allocation_sample_rate", analysis.allocation_sample_rate);
+  json.field("lost_sampled_blocks",
+             analysis.exact_totals ? analysis.exact_totals->lost_sampled_blocks : uint64_t{0});
   json.end_object();
 
   json.key("monitor");

@@ -173,6 +173,12 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
                "one allocation per " + format_bytes(analysis.allocation_sample_rate) +
                    " on average (--sample-rate): call counts and bytes above are exact; "
                    "per-site figures, temporary, peak heap and leaks are estimates");
+    if (analysis.exact_totals && analysis.exact_totals->lost_sampled_blocks != 0) {
+      write_line(out, style, "warning",
+                 format_count(analysis.exact_totals->lost_sampled_blocks) +
+                     " sampled blocks were never followed to their release (the runtime's table "
+                     "of sampled blocks was full): they count as leaked");
+    }
   }
   write_line(out, style, "temporary",
              format_count(totals.temporary_count) + " (" +

@@ -60,12 +60,21 @@ class Decoder {
       bool timed_ready = timed < watermark;
       if (!event_ready && !timed_ready) break;
       if (timed_ready && (!event_ready || timed <= next_event().time_ns)) {
+        flush_ahead();
         deliver_earliest_timed();
       } else {
         std::pop_heap(run_heap_.begin(), run_heap_.end(), RunOrder{});
         Run* run = run_heap_.back();
-        consumer_.on_event(run->events[run->next++]);
-        --pending_events_;
+        // The run keeps the lead until its next event would come after another run's next
+        // event, the watermark or a timed record: deliver that stretch without touching the heap
+        // (threads interleave in long stretches, so most events skip the heap altogether).
+        const Event* rival = run_heap_.size() > 1 ? &next_event() : nullptr;
+        do {
+          pass_on(run->events[run->next++]);
+          --pending_events_;
+        } while (run->next < run->events.size() && run->events[run->next].time_ns < watermark &&
+                 run->events[run->next].time_ns < timed &&
+                 (rival == nullptr || !EventOrder{}(run->events[run->next], *rival)));
         if (run->next < run->events.size()) {
           std::push_heap(run_heap_.begin(), run_heap_.end(), RunOrder{});
         } else {
@@ -74,7 +83,27 @@ class Decoder {
         }
       }
     }
+    flush_ahead();
     released_until_ = std::max(released_until_, watermark);
+  }
+
+  // Events reach the consumer kPrefetchDistance events after it was told to prefetch them, so
+  // the cache misses of looking up their blocks overlap the work on the events in between.
+  void pass_on(const Event& event) {
+    consumer_.prefetch(event);
+    if (ahead_count_ < kPrefetchDistance) {
+      ahead_[(ahead_head_ + ahead_count_++) % kPrefetchDistance] = event;
+      return;
+    }
+    consumer_.on_event(ahead_[ahead_head_]);
+    ahead_[ahead_head_] = event;
+    ahead_head_ = (ahead_head_ + 1) % kPrefetchDistance;
+  }
+  void flush_ahead() {
+    for (; ahead_count_ > 0; --ahead_count_) {
+      consumer_.on_event(ahead_[ahead_head_]);
+      ahead_head_ = (ahead_head_ + 1) % kPrefetchDistance;
+    }
   }
 
   void release_all() { release_until(UINT64_MAX); }
@@ -414,6 +443,12 @@ class Decoder {
   }
 
   // Max-heap order for std::*_heap: the run whose next event comes later is "less".
+  // How many events ahead the consumer is told to fetch what an event will need: far enough to
+  // hide a cache miss behind the work of the events in between.
+  static constexpr size_t kPrefetchDistance = 8;
+  Event ahead_[kPrefetchDistance];
+  size_t ahead_head_ = 0;
+  size_t ahead_count_ = 0;
   struct RunOrder {
     bool operator()(const Run* a, const Run* b) const {
       return EventOrder{}(a->events[a->next], b->events[b->next]);

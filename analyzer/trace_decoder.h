@@ -25,6 +25,8 @@ class TraceConsumer {
   virtual void on_stack(const StackInfo&) {}
   virtual void on_thread(const ThreadInfo&) {}
   virtual void on_event(const Event&) {}
+  // An event that on_event will see soon: a hint to start loading what it will need.
+  virtual void prefetch(const Event&) {}
   virtual void on_memory_sample(const MemorySample&) {}
   virtual void on_end(const EndInfo&) {}
   virtual void on_diagnostic(const Diagnostic&) {}

@@ -157,6 +157,11 @@ def analyzer_figures(modes, name, repeat):
     events = summary["total_alloc_count"] + summary["free_count"]
     figures = {"events": events, "dprof_bytes": os.path.getsize(trace)}
     figures["dprof_seconds"] = median_time([modes.damon_prof, "report", trace], repeat)
+    # The sampled trace of the same program: what leaving damon-prof on costs in trace and in
+    # analysis, against the exact trace and heaptrack's.
+    sampled = modes.trace("sampled", name) + ".dprof"
+    figures["sampled_bytes"] = os.path.getsize(sampled)
+    figures["sampled_seconds"] = median_time([modes.damon_prof, "report", sampled], repeat)
     if heaptrack_file:
         figures["heaptrack_bytes"] = os.path.getsize(heaptrack_file)
         figures["heaptrack_print_seconds"] = median_time(["heaptrack_print", heaptrack_file], repeat)
@@ -260,6 +265,26 @@ def report(results, known, arguments, have_dhat):
             cells.append("%.2f" % (figures["dprof_bytes"] / figures["heaptrack_bytes"]))
         else:
             cells += ["n/a"] * 5
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("The sampled trace of the same program (--sample-rate %s): its size and the time "
+                 "to report it, against heaptrack's trace and heaptrack_print:\n" % SAMPLE_RATE)
+    lines.append("| program | sampled trace | vs heaptrack's | damon-prof report | "
+                 "vs heaptrack_print |")
+    lines.append("|---|---|---|---|---|")
+    for name, row in results.items():
+        figures = row["analyzer"]
+        cells = [name, "{:,} bytes".format(figures["sampled_bytes"])]
+        if "heaptrack_bytes" in figures:
+            cells.append("%.3f×" % (figures["sampled_bytes"] / figures["heaptrack_bytes"]))
+        else:
+            cells.append("n/a")
+        cells.append("%.3f s" % figures["sampled_seconds"])
+        if "heaptrack_print_seconds" in figures:
+            cells.append("%.2f× faster" % (figures["heaptrack_print_seconds"]
+                                            / figures["sampled_seconds"]))
+        else:
+            cells.append("n/a")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Programs: " + "; ".join("%s — %s" % (name, known[name].description)

@@ -8,6 +8,7 @@
 
 #include "damon_prof/trace_format.h"
 #include "integration_support.h"
+#include "trace_builder.h"
 
 using namespace dprof::testing;
 
@@ -363,4 +364,34 @@ TEST(Cli, InvalidMonitorEnvironmentIsNotedInTheTrace) {
                          "10000000000";
   }
   EXPECT_TRUE(noted) << report["warnings"].dump();
+}
+
+TEST(Cli, LostSampledBlocksAreReported) {
+  // A sampled trace whose runtime could not follow two sampled blocks to their release: the text
+  // report warns that they count as leaked, and the JSON report carries the count.
+  TempDir directory;
+  TraceBuilder builder;
+  RecordBody process;
+  process.u(42).u(1).u(0).u(4096).u(0).str("host").str("/bin/app").str("app").str("test").str("");
+  process.u(524288);
+  builder.record(DPROF_REC_PROCESS, process);
+  EventsBody events(0, 1000, 0);
+  events.alloc(2000, 0x10000, 1 << 20, 0);
+  builder.record(DPROF_REC_EVENTS, events.body());
+  builder.record(DPROF_REC_ALLOCATION_TOTALS, RecordBody().u(3000).u(10).u(4 << 20).u(8).u(2));
+  builder.record(DPROF_REC_END, RecordBody().u(4000).u(1).s(0).u(0));
+  builder.end_frame();
+  std::string trace = directory.file("lost.dprof");
+  builder.write(trace);
+
+  CommandResult text = run_command({damon_prof_binary(), "report", trace});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("2 sampled blocks were never followed to their release"),
+            std::string::npos)
+      << text.out;
+  CommandResult json = run_command({damon_prof_binary(), "report", trace, "--format", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto summary = nlohmann::json::parse(json.out)["summary"];
+  EXPECT_EQ(summary["lost_sampled_blocks"], 2);
+  EXPECT_EQ(summary["allocation_sample_rate"], 524288);
 }
