@@ -66,8 +66,8 @@ class Decoder {
         std::pop_heap(run_heap_.begin(), run_heap_.end(), RunOrder{});
         Run* run = run_heap_.back();
         // The run keeps the lead until its next event would come after another run's next
-        // event, the watermark or a timed record: deliver that stretch without touching the heap
-        // (threads interleave in long stretches, so most events skip the heap altogether).
+        // event, the watermark or a timed record: that stretch is delivered without touching the
+        // heap (long for a thread that ran alone for a while, one event when threads ran at once).
         const Event* rival = run_heap_.size() > 1 ? &next_event() : nullptr;
         do {
           pass_on(run->events[run->next++]);
