@@ -14,7 +14,10 @@ namespace dprof::analyzer {
 // about to be modified first saves live_bytes as its at-peak value (touch()).
 StackStats& HeapModel::stats_for(uint64_t stack_id) {
   RecentStack& recent = recent_stacks_[stack_id % kRecentStacks];
-  if (recent.stack_id != stack_id) recent = {stack_id, &stacks_[stack_id]};
+  // An empty entry's id (UINT64_MAX) is a possible id too: it has no stats yet.
+  if (recent.stack_id != stack_id || recent.stats == nullptr) {
+    recent = {stack_id, &stacks_[stack_id]};
+  }
   return *recent.stats;
 }
 

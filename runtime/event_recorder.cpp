@@ -149,23 +149,9 @@ void record_mmap(const void* address, size_t length, int prot, int flags, const 
   });
 }
 
-namespace {
-
-Ring* counting_ring() {
-  Ring* ring = thread_state().ring;
-  if (ring != nullptr) return ring;
+Ring* counting_ring_slow() {
   RuntimeScope scope;
   return ring_for_this_thread();
-}
-
-}  // namespace
-
-void count_allocation(size_t size) {
-  if (Ring* ring = counting_ring()) ring->count_allocation(size);
-}
-
-void count_release() {
-  if (Ring* ring = counting_ring()) ring->count_release();
 }
 
 ReleaseEvent::ReleaseEvent(bool capture_stack, const void* caller) {

@@ -28,9 +28,20 @@ bool push_raw_record(Ring* ring, const uint8_t* bytes, size_t length);
 void record_alloc(uint16_t function, const void* address, size_t size, const void* caller);
 void record_mmap(const void* address, size_t length, int prot, int flags, const void* caller);
 
-// The malloc family's exact totals (thread_ring.h), for calls recorded or not.
-void count_allocation(size_t size);
-void count_release();
+// The calling thread's ring for counting, claiming one the first time (out of line).
+Ring* counting_ring_slow();
+inline Ring* counting_ring() {
+  Ring* ring = thread_state().ring;
+  return ring != nullptr ? ring : counting_ring_slow();
+}
+// The malloc family's exact totals (thread_ring.h), for calls recorded or not. Inline: in
+// sampled mode they are most of what an unsampled call costs.
+inline void count_allocation(size_t size) {
+  if (Ring* ring = counting_ring()) ring->count_allocation(size);
+}
+inline void count_release() {
+  if (Ring* ring = counting_ring()) ring->count_release();
+}
 
 // An event that releases memory and whose real call runs inside it (see the rule above).
 class ReleaseEvent {

@@ -54,15 +54,22 @@ inline void cover(const void* block, size_t size, const void* caller) {
 // sampled right now is made accessible again).
 inline void uncover(void* block) {
   if (!dprof::page_guard::enabled() || block == nullptr) return;
-  size_t usable = real().malloc_usable_size(block);
-  if (usable < dprof::page_guard::kPageSize) return;
   auto start = reinterpret_cast<uint64_t>(block);
+  // Most blocks hold no whole page, and their first one (if any) is not covered: that skips
+  // malloc_usable_size, which reads the next chunk's header (often a cache miss; 3% of
+  // alloc_heavy's time when every free asked).
+  constexpr uint64_t kPage = dprof::page_guard::kPageSize;
+  if (!dprof::page_guard::covered((start + kPage - 1) & ~(kPage - 1))) return;
+  size_t usable = real().malloc_usable_size(block);
+  if (usable < kPage) return;
   dprof::page_guard::uncover(start, start + usable);
 }
 
 // After the real allocator returned `block`: the exact totals always, the event (with its stack)
 // when allocation sampling takes it (always in exact mode).
-void note_allocation(uint16_t function, void* block, size_t size, const void* caller) {
+// Inline into every hook: for an allocation sampling does not take it is a few instructions.
+__attribute__((always_inline)) inline void note_allocation(uint16_t function, void* block,
+                                                           size_t size, const void* caller) {
   recorder::count_allocation(size);
   if (allocation_sampler::take(size)) {
     // Remembered before the program can see the block, so its free always finds it.

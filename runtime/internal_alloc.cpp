@@ -8,6 +8,11 @@
 #include "sys.h"
 
 namespace dprof::internal_alloc {
+
+namespace detail {
+std::atomic<char*> g_base{nullptr};
+}  // namespace detail
+
 namespace {
 
 // Power-of-two size classes from 16 bytes to 1 GiB. Blocks carry a 16-byte header holding their
@@ -16,7 +21,6 @@ namespace {
 constexpr size_t kHeaderSize = 16;
 constexpr int kMinClassShift = 4;
 constexpr int kClassCount = 27;  // 2^4 .. 2^30
-constexpr size_t kReservedBytes = size_t{16} << 30;
 
 struct BlockHeader {
   uint32_t size_class;
@@ -29,7 +33,6 @@ struct FreeBlock {
 };
 
 struct State {
-  std::atomic<char*> base{nullptr};
   char* limit = nullptr;
   std::atomic<size_t> bump{0};
   SpinLock reserve_lock;
@@ -41,16 +44,16 @@ struct State {
 State state;
 
 char* reserved_base() {
-  char* base = state.base.load(std::memory_order_acquire);
+  char* base = detail::g_base.load(std::memory_order_acquire);
   if (base != nullptr) return base;
   SpinGuard guard(state.reserve_lock);
-  base = state.base.load(std::memory_order_relaxed);
+  base = detail::g_base.load(std::memory_order_relaxed);
   if (base == nullptr) {
     // MAP_NORESERVE: only the pages actually used are committed.
     base = static_cast<char*>(sys::map_anonymous(kReservedBytes, MAP_NORESERVE));
     if (base == nullptr) return nullptr;
     state.limit = base + kReservedBytes;
-    state.base.store(base, std::memory_order_release);
+    detail::g_base.store(base, std::memory_order_release);
   }
   return base;
 }
@@ -92,12 +95,6 @@ BlockHeader* header_of(const void* block) {
 }
 
 }  // namespace
-
-bool owns(const void* block) {
-  const char* base = state.base.load(std::memory_order_relaxed);
-  const char* pointer = static_cast<const char*>(block);
-  return base != nullptr && pointer >= base && pointer < base + kReservedBytes;
-}
 
 void* allocate(size_t size, size_t alignment) {
   if (alignment < 16) alignment = 16;
@@ -156,13 +153,13 @@ void* reallocate(void* block, size_t size) {
 }
 
 void reserved_range(uint64_t* start, uint64_t* end) {
-  auto base = reinterpret_cast<uint64_t>(state.base.load(std::memory_order_acquire));
+  auto base = reinterpret_cast<uint64_t>(detail::g_base.load(std::memory_order_acquire));
   *start = base;
   *end = base == 0 ? 0 : base + kReservedBytes;
 }
 
 void used_range(uint64_t* start, uint64_t* end) {
-  auto base = reinterpret_cast<uint64_t>(state.base.load(std::memory_order_acquire));
+  auto base = reinterpret_cast<uint64_t>(detail::g_base.load(std::memory_order_acquire));
   size_t bump = state.bump.load(std::memory_order_relaxed);
   *start = base;
   *end = base == 0 ? 0 : base + (bump < kReservedBytes ? bump : kReservedBytes);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <atomic>
+
 namespace dprof::internal_alloc {
 
 void* allocate(size_t size, size_t alignment = 16);
@@ -16,7 +18,17 @@ void* allocate_zeroed(size_t count, size_t size);
 void* reallocate(void* block, size_t size);
 void release(void* block);
 size_t usable_size(const void* block);
-bool owns(const void* block);
+
+namespace detail {
+extern std::atomic<char*> g_base;  // the reserved range's start, once reserved
+}  // namespace detail
+constexpr size_t kReservedBytes = size_t{16} << 30;
+// Inline: every free asks.
+inline bool owns(const void* block) {
+  const char* base = detail::g_base.load(std::memory_order_relaxed);
+  const char* pointer = static_cast<const char*>(block);
+  return base != nullptr && pointer >= base && pointer < base + kReservedBytes;
+}
 // The reserved range all internal memory lies in (both 0 before first use).
 void reserved_range(uint64_t* start, uint64_t* end);
 // The part of it ever handed out (pages beyond it were never touched).

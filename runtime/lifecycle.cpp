@@ -39,9 +39,13 @@ namespace dprof {
 
 __thread ThreadState tls_thread_state __attribute__((tls_model("initial-exec"))) = {};
 
+namespace detail {
+std::atomic<int> g_status{static_cast<int>(RuntimeStatus::kUninitialized)};
+}  // namespace detail
+
 namespace {
 
-std::atomic<int> g_status{static_cast<int>(RuntimeStatus::kUninitialized)};
+using detail::g_status;
 pthread_key_t g_thread_key;
 bool g_thread_key_created = false;
 bool g_atfork_registered = false;
@@ -273,7 +277,7 @@ pthread_key_t runtime_thread_key() {
   return g_thread_key;
 }
 
-bool recording_active() {
+bool recording_active_slow() {
   int status = g_status.load(std::memory_order_acquire);
   if (status == static_cast<int>(RuntimeStatus::kActive)) return true;
   if (status != static_cast<int>(RuntimeStatus::kUninitialized) &&
@@ -287,10 +291,6 @@ bool recording_active() {
   g_status.store(static_cast<int>(ok ? RuntimeStatus::kActive : RuntimeStatus::kDisabled),
                  std::memory_order_release);
   return ok;
-}
-
-bool recording_started() {
-  return g_status.load(std::memory_order_acquire) == static_cast<int>(RuntimeStatus::kActive);
 }
 
 void note_exit_status(int status) {

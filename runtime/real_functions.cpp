@@ -7,10 +7,16 @@
 #include "thread_state.h"
 
 namespace dprof {
+
+namespace detail {
+RealFunctions g_real;
+std::atomic<int> g_resolved{0};
+}  // namespace detail
+
 namespace {
 
-RealFunctions g_real;
-std::atomic<int> g_resolved{0};  // 0 no, 1 in progress, 2 done
+using detail::g_real;
+using detail::g_resolved;
 
 template <typename Function>
 void resolve(Function& slot, const char* name) {
@@ -61,18 +67,8 @@ void resolve_real_functions() {
   resolve(g_real.pthread_sigmask, "pthread_sigmask");
   resolve(g_real.sigsuspend, "sigsuspend");
   resolve(g_real.libc_start_main, "__libc_start_main");
-  resolve(g_real.mallinfo2, "mallinfo2");
   resolve(g_real.pthread_create, "pthread_create");
   g_resolved.store(2, std::memory_order_release);
-}
-
-bool real_functions_ready() {
-  return g_resolved.load(std::memory_order_acquire) == 2;
-}
-
-const RealFunctions& real() {
-  if (!real_functions_ready()) resolve_real_functions();
-  return g_real;
 }
 
 }  // namespace dprof

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <atomic>
+
 namespace dprof {
 
 struct RealFunctions {
@@ -46,13 +48,23 @@ struct RealFunctions {
   int (*sigsuspend)(const sigset_t*);
   int (*libc_start_main)(int (*)(int, char**, char**), int, char**, void (*)(), void (*)(),
                          void (*)(), void*);
-  struct mallinfo2 (*mallinfo2)();
   int (*pthread_create)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 };
 
-// Resolved on first use by any hook; safe to call repeatedly.
-const RealFunctions& real();
-bool real_functions_ready();
 void resolve_real_functions();
+
+namespace detail {
+extern RealFunctions g_real;
+extern std::atomic<int> g_resolved;  // 0 no, 1 in progress, 2 done
+}  // namespace detail
+
+inline bool real_functions_ready() {
+  return detail::g_resolved.load(std::memory_order_acquire) == 2;
+}
+// Resolved on first use by any hook; safe to call repeatedly. Inline: every hook calls it.
+inline const RealFunctions& real() {
+  if (__builtin_expect(!real_functions_ready(), 0)) resolve_real_functions();
+  return detail::g_real;
+}
 
 }  // namespace dprof

@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include <atomic>
+
 namespace dprof {
 
 enum class RuntimeStatus : int {
@@ -17,10 +19,26 @@ enum class RuntimeStatus : int {
   kForkPending = 5,  // a fork child that has not recorded anything yet
 };
 
-// True when this call should be recorded. Initialises the runtime on first use.
-bool recording_active();
+namespace detail {
+extern std::atomic<int> g_status;
+}  // namespace detail
+
+// recording_active() once the runtime is not simply recording: starts it on first use.
+bool recording_active_slow();
+// True when this call should be recorded. Initialises the runtime on first use. Inline: every
+// hook asks.
+inline bool recording_active() {
+  if (detail::g_status.load(std::memory_order_acquire) ==
+      static_cast<int>(RuntimeStatus::kActive)) {
+    return true;
+  }
+  return recording_active_slow();
+}
 // True while recording, without starting it.
-bool recording_started();
+inline bool recording_started() {
+  return detail::g_status.load(std::memory_order_acquire) ==
+         static_cast<int>(RuntimeStatus::kActive);
+}
 pthread_key_t runtime_thread_key();
 
 // Exit-status bookkeeping for the end record.

@@ -7,31 +7,22 @@
 #include "sys.h"
 
 namespace dprof::sampled_blocks {
+
+namespace detail {
+std::atomic<Table*> g_table{nullptr};
+}  // namespace detail
+
 namespace {
 
-// 32768 buckets of 7 addresses and an overflow count: 256 Ki addresses in 2 MiB, mapped on first
-// use. At the default rate that is room for terabytes of live sampled heap.
-constexpr size_t kBucketCount = size_t{1} << 15;
-constexpr int kSlotsPerBucket = 7;
+using detail::Bucket;
+using detail::g_table;
+using detail::home_of;
+using detail::kBucketCount;
+using detail::Table;
+
 // How far an insertion looks past a full home bucket.
 constexpr size_t kMaxProbe = 64;
 
-struct alignas(64) Bucket {
-  std::atomic<uint64_t> slots[kSlotsPerBucket];
-  // Entries whose home is this bucket but that live in a later one: while it is 0 a lookup stops
-  // here.
-  std::atomic<uint64_t> overflowed;
-};
-
-// After the buckets, in the same mapping: per bucket, how many addresses with that home are
-// remembered (saturating at 255: then never decremented, which only sends lookups of that bucket
-// on to the table).
-struct Table {
-  Bucket buckets[kBucketCount];
-  std::atomic<uint8_t> filter[kBucketCount];
-};
-
-std::atomic<Table*> g_table{nullptr};
 std::atomic<uint64_t> g_lost{0};
 
 Table* table_for_insert() {
@@ -44,11 +35,6 @@ Table* table_for_insert() {
     return table;
   }
   return fresh;
-}
-
-size_t home_of(uint64_t address) {
-  uint64_t hash = (address >> 4) * 0x9e3779b97f4a7c15ull;
-  return static_cast<size_t>(hash >> 49);  // 15 bits
 }
 
 bool claim_slot(Bucket& bucket, uint64_t address) {
@@ -111,11 +97,10 @@ bool insert(uint64_t address) {
   return false;
 }
 
-bool remove(uint64_t address) {
-  Table* table = g_table.load(std::memory_order_acquire);
-  if (table == nullptr) return false;
-  size_t home = home_of(address);
-  if (table->filter[home].load(std::memory_order_acquire) == 0) return false;
+namespace detail {
+
+// The filter said the address may be here.
+bool remove_from(Table* table, size_t home, uint64_t address) {
   Bucket* buckets = table->buckets;
   if (release_slot(buckets[home], address)) {
     filter_remove(table->filter[home]);
@@ -131,6 +116,8 @@ bool remove(uint64_t address) {
   }
   return false;
 }
+
+}  // namespace detail
 
 uint64_t lost_blocks() {
   return g_lost.load(std::memory_order_relaxed);

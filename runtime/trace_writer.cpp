@@ -1,7 +1,6 @@
 #include "trace_writer.h"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -47,10 +46,6 @@ struct WriterState {
   uint64_t last_watermark = 0;
   uint64_t last_frame_write_ns = 0;
   uint64_t last_sample_ns = 0;
-  // The allocator's own view of the heap (mallinfo2), refreshed only as often as its cost allows.
-  uint64_t heap_in_use = 0;
-  uint64_t heap_arena = 0;
-  uint64_t next_mallinfo_ns = 0;
   uint64_t last_liveness_check_ns = 0;
   int statm_fd = -1;
   uint64_t page_size = 4096;
@@ -282,20 +277,12 @@ void append_memory_sample(uint64_t now) {
   ByteWriter writer(body, sizeof(body));
   writer.u64(now);
   writer.u64(read_rss_bytes());
-  // mallinfo2 walks every free chunk of every arena, each arena locked meanwhile: on a fragmented
-  // heap of a many-threaded program that takes milliseconds and stalls the program's allocations.
-  // So it runs at most once per 200 times its last duration (0.5% of a CPU), and a sample in
-  // between repeats the last values.
-  if (real().mallinfo2 != nullptr && now >= g_writer.next_mallinfo_ns) {
-    uint64_t started = sys::monotonic_ns();
-    struct mallinfo2 info = real().mallinfo2();
-    uint64_t took = sys::monotonic_ns() - started;
-    g_writer.heap_in_use = info.uordblks + info.hblkhd;
-    g_writer.heap_arena = info.arena + info.hblkhd;
-    g_writer.next_mallinfo_ns = now + took * 200;
-  }
-  writer.u64(g_writer.heap_in_use);
-  writer.u64(g_writer.heap_arena);
+  // heap_in_use and heap_arena: not measured (0). The allocator's own view, mallinfo2, walks
+  // every free chunk of every arena with the arena locked: on the fragmented heap of a
+  // many-threaded program one call took 6-30 ms, stalling its allocations, and cost 5% of the
+  // CPU of alloc_heavy even when paced by its own cost; no report used the values.
+  writer.u64(0);
+  writer.u64(0);
   writer.u64(runtime_memory::resident_bytes());
   append_record(DPROF_REC_MEMORY_SAMPLE, body, writer.size());
   g_writer.last_sample_ns = now;

@@ -79,6 +79,21 @@ TEST(HeapModel, TotalsPeakAndLeaks) {
   EXPECT_EQ(totals.free_count, 1u);
 }
 
+// Stack ids come from the trace: any value, the ones the model's cache of recent stacks uses for
+// its empty entries (and their neighbours modulo its size) included. A fuzzed trace crashed here.
+TEST(HeapModel, EveryStackIdIsAStackEvenTheExtremes) {
+  HeapModel heap;
+  heap.apply(alloc(1, 0x1000, 100, UINT64_MAX));
+  heap.apply(alloc(2, 0x2000, 200, 0));
+  heap.apply(alloc(3, 0x3000, 300, 255));
+  heap.apply(release(4, 0x1000));
+  ASSERT_EQ(heap.stacks().count(UINT64_MAX), 1u);
+  EXPECT_EQ(heap.stacks().at(UINT64_MAX).alloc_bytes, 100u);
+  EXPECT_EQ(heap.stacks().at(UINT64_MAX).live_bytes, 0u);
+  EXPECT_EQ(heap.stacks().at(0).live_bytes, 200u);
+  EXPECT_EQ(heap.stacks().at(255).live_bytes, 300u);
+}
+
 TEST(HeapModel, PerStackBytesAtTheGlobalPeakSumToThePeak) {
   HeapModel heap;
   heap.apply(alloc(1, 0x1000, 100, 1));

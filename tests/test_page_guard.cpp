@@ -85,6 +85,21 @@ TEST_F(PageGuard, OnlyWholePagesInsideACoveredRangeAreProtected) {
   EXPECT_EQ(memory_[3 * kPage], 5);   // accessible again
 }
 
+// The free hook skips blocks whose first whole page is not covered: covered() must say exactly
+// which pages a range covers, and nothing once it is uncovered.
+TEST_F(PageGuard, CoveredTellsTheWholePagesOfALiveRange) {
+  EXPECT_FALSE(page_guard::covered(page(3)));
+  page_guard::cover(page(2) + 100, page(5) + 100);
+  EXPECT_FALSE(page_guard::covered(page(2)));
+  EXPECT_TRUE(page_guard::covered(page(3)));
+  EXPECT_TRUE(page_guard::covered(page(4)));
+  EXPECT_FALSE(page_guard::covered(page(5)));
+  page_guard::uncover(page(2) + 100, page(5) + 100);
+  EXPECT_FALSE(page_guard::covered(page(3)));
+  EXPECT_FALSE(page_guard::covered(page(4)));
+  EXPECT_FALSE(page_guard::covered(0));  // no leaf there at all
+}
+
 TEST_F(PageGuard, AFaultRestoresAccessAndReportsTheAccess) {
   page_guard::cover(page(0), page(16));
   page_guard::begin_sampling();

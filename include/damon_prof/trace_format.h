@@ -27,7 +27,7 @@ extern "C" {
   "DPROF\r\n"
 #define DPROF_FILE_MAGIC_SIZE 8
 #define DPROF_VERSION_MAJOR 1
-#define DPROF_VERSION_MINOR 5
+#define DPROF_VERSION_MINOR 6
 
 /* 32 bytes at offset 0 of every trace file. */
 struct dprof_file_header {
@@ -92,25 +92,27 @@ enum dprof_record_type {
   DPROF_REC_EVENTS = 6,
   /* u time_ns: every event with a time below this has been written in this or an earlier frame */
   DPROF_REC_WATERMARK = 7,
-  /* u time_ns, u rss_bytes, u heap_in_use_bytes (the allocator's own view),
-   * u heap_arena_bytes, and since 1.4 u runtime_bytes (the runtime's own resident memory, part of
-   * rss_bytes) */
+  /* u time_ns, u rss_bytes, u heap_in_use_bytes and u heap_arena_bytes (the allocator's own view;
+   * always 0, not measured, since 1.6), and since 1.4 u runtime_bytes (the runtime's own resident
+   * memory, part of rss_bytes) */
   DPROF_REC_MEMORY_SAMPLE = 8,
   /* u time_ns, u how (dprof_end_how), s code (exit status or signal number),
    * u events_after_end: count of events made after the end was written (lost) */
   DPROF_REC_END = 9,
   /* u time_ns, u severity (0 info, 1 warning), str text */
   DPROF_REC_DIAGNOSTIC = 10,
-  /* The access monitor's settings, written when monitoring starts and whenever they change:
+  /* The access monitor's settings, written when monitoring starts, whenever they change and at
+   * least once a second:
    * u time_ns, str backend ("uffd-wp", "none", ...), str why this backend (or why none),
    * u sampling_ns, u aggregation_ns, u update_ns, u min_regions, u max_regions,
    * u overhead_budget_ppm (share of one CPU, parts per million),
-   * u measured_overhead_ppm (over the last aggregation interval; 0 in the first record) */
+   * u measured_overhead_ppm (over the tuner's last cost window; 0 in the first record) */
   DPROF_REC_MONITOR_SETTINGS = 11,
   /* One aggregation interval of the access monitor, as the kernel DAMON's region snapshots:
-   * u time_ns (end of the interval), u sampling_ns, u aggregation_ns, u region_count, then per
-   * region: u gap (start minus the previous region's end; the first region's start is absolute),
-   * u size, u nr_accesses, u age, u read_samples, u write_samples, u written_pages */
+   * u time_ns (end of the interval), u sampling_ns, u aggregation_ns (the interval's length; a
+   * retune of the sampling interval ends a snapshot early, with its actual length), u region_count,
+   * then per region: u gap (start minus the previous region's end; the first region's start is
+   * absolute), u size, u nr_accesses, u age, u read_samples, u write_samples, u written_pages */
   DPROF_REC_REGION_SNAPSHOT = 12,
   /* Since 1.2. A sampled page the program touched (mprotect backend): u time_ns, u tid,
    * u page address, u pc, u flags (DPROF_ACCESS_*), u code length, then that many bytes of the

@@ -36,6 +36,10 @@ constexpr uint64_t kMaxSamplingNs = 2000000000ull;  // stretching stops at 2 s
 // Exact write tracking may stretch its intervals this much before the monitor gives it up for
 // sampling.
 constexpr uint64_t kExactModeStretchLimit = 8;
+// The tuner's cost window is at least this long (a shorter one is mostly noise), and the settings
+// go into the trace at least this often even when unchanged, with the cost measured.
+constexpr uint64_t kShortestCostWindow = 40000000ull;        // 40 ms
+constexpr uint64_t kSettingsRecordInterval = 1000000000ull;  // 1 s
 // Exact write tracking starts only for targets up to this size; larger ones start sampled.
 constexpr uint64_t kExactModeLargestStart = 256ull << 20;
 
@@ -103,12 +107,13 @@ void write_settings_record() {
   if (!writer.overflowed()) push(DPROF_REC_MONITOR_SETTINGS, body, writer.size());
 }
 
-void write_snapshot() {
+// One aggregation interval's regions, sampled every `sampling_ns` for `aggregation_ns`.
+void write_snapshot(uint64_t sampling_ns, uint64_t aggregation_ns) {
   const MonitorCore& core = *g_monitor.core;
   ByteWriter writer(g_monitor.body, g_monitor.body_capacity);
   writer.u64(recorder::now_ns());
-  writer.u64(g_monitor.sampling_ns);
-  writer.u64(g_monitor.aggregation_ns);
+  writer.u64(sampling_ns);
+  writer.u64(aggregation_ns);
   writer.u64(core.count());
   uint64_t previous_end = 0;
   for (size_t i = 0; i < core.count(); ++i) {
@@ -214,12 +219,21 @@ void sleep_until(uint64_t deadline) {
   }
 }
 
+// How long the cost is measured over before the tuner acts: a few sampling intervals, shorter
+// than a snapshot's. The first intervals are the dearest (exact write tracking faults on every
+// page the program writes), and over a whole aggregation interval a short program paid five
+// times the budget for half its run before the first retune.
+uint64_t cost_window() {
+  uint64_t window = 4 * g_monitor.sampling_ns;
+  if (window < kShortestCostWindow) window = kShortestCostWindow;
+  return window < g_monitor.aggregation_ns ? window : g_monitor.aggregation_ns;
+}
+
 // Keeps the monitor's cost (its CPU time plus the write faults it causes) within the budget:
 // stretch the intervals when over, shrink them back towards the configured ones when well under.
-// Every change, and every fifth interval anyway, goes into the trace with the measured cost.
-void tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t wall_ns) {
-  static uint32_t intervals_since_record = 0;
-  if (wall_ns == 0) return;
+// Returns whether anything changed.
+bool tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t wall_ns) {
+  if (wall_ns == 0) return false;
   uint64_t cost_ns =
       cpu_ns + write_faults * g_monitor.fault_cost_ns + read_faults * g_monitor.read_fault_cost_ns;
   g_monitor.measured_ppm = static_cast<uint32_t>(cost_ns * 1000000ull / wall_ns);
@@ -272,10 +286,7 @@ void tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t
       changed = true;
     }
   }
-  if (changed || ++intervals_since_record >= 5) {
-    write_settings_record();
-    intervals_since_record = 0;
-  }
+  return changed;
 }
 
 void* monitor_main(void*) {
@@ -300,6 +311,8 @@ void* monitor_main(void*) {
   uint64_t now = sys::monotonic_ns();
   uint64_t next_update = now + g_monitor.settings.update_ns;
   uint64_t aggregation_start = now;
+  uint64_t cost_window_start = now;
+  uint64_t last_settings_record = now;
   uint64_t cpu_at_start = thread_cpu_ns();
   uint64_t write_faults = 0;
   uint64_t read_faults = 0;
@@ -329,14 +342,33 @@ void* monitor_main(void*) {
     now = sys::monotonic_ns();
     if (now - aggregation_start >= g_monitor.aggregation_ns) {
       core.merge_regions();
-      write_snapshot();
+      write_snapshot(g_monitor.sampling_ns, g_monitor.aggregation_ns);
       core.reset_and_split();
+      aggregation_start = now;
+    }
+    if (now - cost_window_start >= cost_window()) {
       uint64_t cpu = thread_cpu_ns();
-      tune(cpu - cpu_at_start, write_faults, read_faults, now - aggregation_start);
+      uint64_t sampling_before = g_monitor.sampling_ns;
+      bool changed = tune(cpu - cpu_at_start, write_faults, read_faults, now - cost_window_start);
+      if (g_monitor.sampling_ns != sampling_before && aggregation_start != now) {
+        // A snapshot says how often its regions were sampled: the one under way ends here, as
+        // long as it lasted, and the next one starts at the new interval.
+        core.merge_regions();
+        write_snapshot(sampling_before, now - aggregation_start);
+        core.reset_and_split();
+      }
+      // Every change, and once a second anyway, goes into the trace with the cost measured:
+      // after the snapshot it ended, and before the next one starts (it has no sample yet), so
+      // that each snapshot lies wholly under one settings record.
+      if (changed || now - last_settings_record >= kSettingsRecordInterval) {
+        write_settings_record();
+        last_settings_record = now;
+      }
+      if (g_monitor.sampling_ns != sampling_before) aggregation_start = sys::monotonic_ns();
       cpu_at_start = cpu;
       write_faults = 0;
       read_faults = 0;
-      aggregation_start = now;
+      cost_window_start = now;
     }
     uint64_t changes = g_mapping_changes.load(std::memory_order_relaxed);
     // malloc grows the main heap with brk from inside the C library, where no hook sees it.

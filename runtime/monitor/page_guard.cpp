@@ -8,17 +8,18 @@
 namespace dprof::page_guard {
 namespace detail {
 std::atomic<bool> g_enabled{false};
-}
+std::atomic<std::atomic<uint32_t>*>* g_top = nullptr;
+}  // namespace detail
+
 namespace {
 
 using Word = std::atomic<uint32_t>;
+using detail::g_top;
+using detail::kLeafShift;
+using detail::kLeafWords;
+using detail::kPageShift;
+using detail::kTopEntries;
 
-constexpr unsigned kPageShift = 12;
-constexpr unsigned kLeafShift = 30;  // a leaf covers 1 GiB
-constexpr size_t kLeafWords = size_t{1} << (kLeafShift - kPageShift);
-constexpr size_t kTopEntries = size_t{1} << (48 - kLeafShift);  // 48-bit user address space
-
-std::atomic<Word*>* g_top = nullptr;
 // Leaves are mapped directly (zero pages until written, so a leaf costs only the pages of its
 // words in use) and listed so that the monitor leaves them out of its targets.
 constexpr size_t kMaxLeaves = 4096;

@@ -29,7 +29,14 @@ constexpr uint64_t kPageSize = 4096;
 
 namespace detail {
 extern std::atomic<bool> g_enabled;
-}
+// The word directory: leaves of 1 GiB of pages, over a 48-bit user address space (nullptr until
+// enable()).
+constexpr unsigned kPageShift = 12;
+constexpr unsigned kLeafShift = 30;
+constexpr size_t kLeafWords = size_t{1} << (kLeafShift - kPageShift);
+constexpr size_t kTopEntries = size_t{1} << (48 - kLeafShift);
+extern std::atomic<std::atomic<uint32_t>*>* g_top;
+}  // namespace detail
 
 // Read sampling may be running in this process: hooks keep their bookkeeping only then.
 inline bool enabled() {
@@ -50,6 +57,10 @@ constexpr const char* kAsyncIoReason =
 void cover(uint64_t start, uint64_t end);
 // The allocation goes away (free, munmap, realloc): access is restored first where needed.
 void uncover(uint64_t start, uint64_t end);
+// Whether `page` is covered now. The covered pages of a block begin at its first whole page, so
+// a release whose first whole page is not covered has nothing to uncover. Inline (below): every
+// free asks while read sampling is on.
+inline bool covered(uint64_t page);
 // Never sample these pages again.
 void pin(uint64_t start, uint64_t end);
 // The kernel may touch [start, end) until the matching taint_end. Returns false when nothing
@@ -110,5 +121,16 @@ constexpr uint32_t kStateShift = 2;
 constexpr uint32_t kStateMask = 3u << kStateShift;
 constexpr uint32_t kTaintUnit = 1u << 8;
 enum State : uint32_t { kIdle = 0, kProtecting = 1, kProtected = 2, kReleasing = 3 };
+
+inline bool covered(uint64_t page) {
+  std::atomic<std::atomic<uint32_t>*>* top = detail::g_top;
+  size_t index = page >> detail::kLeafShift;
+  if (top == nullptr || index >= detail::kTopEntries) return false;
+  std::atomic<uint32_t>* leaf = top[index].load(std::memory_order_acquire);
+  if (leaf == nullptr) return false;
+  uint32_t word =
+      leaf[(page >> detail::kPageShift) & (detail::kLeafWords - 1)].load(std::memory_order_relaxed);
+  return (word & kCovered) != 0;
+}
 
 }  // namespace dprof::page_guard

@@ -24,6 +24,6 @@ size_t discover_targets(const AddressRange* excluded, size_t excluded_count, Add
 bool maps_show_async_io(const char* text, size_t length);
 
 // The largest guard below a thread stack that the heuristic accepts.
-constexpr unsigned long kMaxThreadStackGuard = 64 * 1024;
+constexpr unsigned long kMaxThreadStackGuard = 64ul * 1024;
 
 }  // namespace dprof::monitor
