@@ -34,8 +34,8 @@ inline Ring* counting_ring() {
   Ring* ring = thread_state().ring;
   return ring != nullptr ? ring : counting_ring_slow();
 }
-// The malloc family's exact totals (thread_ring.h), for calls recorded or not. Inline: in
-// sampled mode they are most of what an unsampled call costs.
+// The malloc family's exact totals (thread_ring.h), for calls recorded or not. Inline: every
+// malloc-family call counts.
 inline void count_allocation(size_t size) {
   if (Ring* ring = counting_ring()) ring->count_allocation(size);
 }

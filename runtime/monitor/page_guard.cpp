@@ -69,13 +69,12 @@ void relax(unsigned& spins) {
 }
 
 Word* word_for(uint64_t page, bool create) {
+  if (Word* word = detail::existing_word(page)) return word;
   std::atomic<Word*>* top = g_top;
-  if (top == nullptr) return nullptr;
   size_t index = page >> kLeafShift;
-  if (index >= kTopEntries) return nullptr;
+  if (!create || top == nullptr || index >= kTopEntries) return nullptr;
   Word* leaf = top[index].load(std::memory_order_acquire);
   if (leaf == nullptr) {
-    if (!create) return nullptr;
     size_t slot = g_leaf_count.fetch_add(1);
     if (slot >= kMaxLeaves) {
       g_leaf_count.fetch_sub(1);

@@ -122,15 +122,20 @@ constexpr uint32_t kStateMask = 3u << kStateShift;
 constexpr uint32_t kTaintUnit = 1u << 8;
 enum State : uint32_t { kIdle = 0, kProtecting = 1, kProtected = 2, kReleasing = 3 };
 
-inline bool covered(uint64_t page) {
-  std::atomic<std::atomic<uint32_t>*>* top = detail::g_top;
-  size_t index = page >> detail::kLeafShift;
-  if (top == nullptr || index >= detail::kTopEntries) return false;
+namespace detail {
+// The word of `page`, or nullptr when its leaf does not exist (then nothing about it is known).
+inline std::atomic<uint32_t>* existing_word(uint64_t page) {
+  std::atomic<std::atomic<uint32_t>*>* top = g_top;
+  size_t index = page >> kLeafShift;
+  if (top == nullptr || index >= kTopEntries) return nullptr;
   std::atomic<uint32_t>* leaf = top[index].load(std::memory_order_acquire);
-  if (leaf == nullptr) return false;
-  uint32_t word =
-      leaf[(page >> detail::kPageShift) & (detail::kLeafWords - 1)].load(std::memory_order_relaxed);
-  return (word & kCovered) != 0;
+  return leaf == nullptr ? nullptr : &leaf[(page >> kPageShift) & (kLeafWords - 1)];
+}
+}  // namespace detail
+
+inline bool covered(uint64_t page) {
+  std::atomic<uint32_t>* word = detail::existing_word(page);
+  return word != nullptr && (word->load(std::memory_order_relaxed) & kCovered) != 0;
 }
 
 }  // namespace dprof::page_guard
