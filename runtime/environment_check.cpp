@@ -39,6 +39,7 @@ constexpr Variable kVariables[] = {
     {"DAMON_PROF_OVERHEAD_PPM", Kind::kNumber, 100, 1000000,
      "parts per million of a CPU from 100 to 1000000"},
     {"DAMON_PROF_RUNTIME", Kind::kPath, 0, 0, "the runtime library's path"},
+    {"DAMON_PROF_ANALYZER", Kind::kPath, 0, 0, "the analyzer's path"},
     {"DAMON_PROF_SAMPLE_RATE", Kind::kNumber, 0, uint64_t{1} << 40,
      "bytes from 0 (every allocation) to 1099511627776"},
     {"DAMON_PROF_UNWIND", Kind::kUnwind, 0, 0, "dwarf or fp"},

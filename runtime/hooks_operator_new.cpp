@@ -17,17 +17,29 @@
 
 namespace {
 
-// The next definition of `name` after the runtime's: the C++ library's, resolved on first use (a
-// program may load the C++ library only later, with dlopen).
-void* next_definition(std::atomic<void*>& slot, const char* name) {
-  void* function = slot.load(std::memory_order_acquire);
-  if (function != nullptr) return function;
+// Every `new` pays for these wrappers: what they do besides keeping a frame is one load and an
+// indirect call (the helpers below are inlined into each wrapper; only dlsym is out of line).
+#define DPROF_INLINE inline __attribute__((always_inline))
+
+// Resolves the next definition of `name` after the runtime's, once: the C++ library's. Out of
+// line, as it runs once per form.
+__attribute__((noinline, cold)) void* resolve_next_definition(std::atomic<void*>& slot,
+                                                              const char* name) {
+  void* function = nullptr;
   {
     dprof::RuntimeScope scope;  // dlsym may allocate
     function = dlsym(RTLD_NEXT, name);
   }
   slot.store(function, std::memory_order_release);
   return function;
+}
+
+// The next definition of `name` after the runtime's: the C++ library's, resolved on first use (a
+// program may load the C++ library only later, with dlopen).
+DPROF_INLINE void* next_definition(std::atomic<void*>& slot, const char* name) {
+  void* function = slot.load(std::memory_order_acquire);
+  if (__builtin_expect(function != nullptr, 1)) return function;
+  return resolve_next_definition(slot, name);
 }
 
 using NewFunction = void* (*)(size_t);
@@ -46,24 +58,25 @@ std::atomic<void*> g_new_array_aligned_nothrow{nullptr};
 
 // Only reachable if the program calls operator new without any C++ library loaded, which cannot
 // link: allocate through the malloc hook rather than crash.
-void* forward(std::atomic<void*>& slot, const char* name, size_t size) {
+DPROF_INLINE void* forward(std::atomic<void*>& slot, const char* name, size_t size) {
   auto function = reinterpret_cast<NewFunction>(next_definition(slot, name));
   return function != nullptr ? function(size) : malloc(size);
 }
 
-void* forward_nothrow(std::atomic<void*>& slot, const char* name, size_t size,
-                      const void* nothrow) {
+DPROF_INLINE void* forward_nothrow(std::atomic<void*>& slot, const char* name, size_t size,
+                                   const void* nothrow) {
   auto function = reinterpret_cast<NothrowNewFunction>(next_definition(slot, name));
   return function != nullptr ? function(size, nothrow) : malloc(size);
 }
 
-void* forward_aligned(std::atomic<void*>& slot, const char* name, size_t size, size_t alignment) {
+DPROF_INLINE void* forward_aligned(std::atomic<void*>& slot, const char* name, size_t size,
+                                   size_t alignment) {
   auto function = reinterpret_cast<AlignedNewFunction>(next_definition(slot, name));
   return function != nullptr ? function(size, alignment) : aligned_alloc(alignment, size);
 }
 
-void* forward_aligned_nothrow(std::atomic<void*>& slot, const char* name, size_t size,
-                              size_t alignment, const void* nothrow) {
+DPROF_INLINE void* forward_aligned_nothrow(std::atomic<void*>& slot, const char* name, size_t size,
+                                           size_t alignment, const void* nothrow) {
   auto function = reinterpret_cast<AlignedNothrowNewFunction>(next_definition(slot, name));
   return function != nullptr ? function(size, alignment, nothrow) : aligned_alloc(alignment, size);
 }

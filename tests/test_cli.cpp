@@ -53,6 +53,36 @@ TEST(Cli, UsageAndVersion) {
   EXPECT_EQ(version.out.rfind("damon-prof ", 0), 0u);
 }
 
+// The launcher hands the analysis verbs to damon-prof-analyze (tools/analyzer_main.cpp) and
+// prints the summary after a run with it; when it cannot be found, the error names where it
+// looked, and recording still works (without the summary), with the program's own status.
+TEST(Cli, AnalysisVerbsRunInTheAnalyzer) {
+  CommandResult report = run_command({damon_prof_binary(), "report", recorded_trace()});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_NE(report.out.find("damon-prof report"), std::string::npos);
+  CommandResult moved = run_command({damon_prof_binary(), "report", recorded_trace()},
+                                    {"DAMON_PROF_ANALYZER=/nonexistent/damon-prof-analyze"});
+  EXPECT_EQ(moved.exit_code, 2);
+  EXPECT_EQ(moved.err,
+            "damon-prof: DAMON_PROF_ANALYZER=/nonexistent/damon-prof-analyze: cannot read the "
+            "analyzer\n");
+  TempDir directory;
+  std::string trace = directory.file("run.dprof");
+  CommandResult recorded =
+      run_command({damon_prof_binary(), "-o", trace, test_program("crasher"), "exit", "3"},
+                  {"DAMON_PROF_ANALYZER=/nonexistent/damon-prof-analyze"});
+  EXPECT_EQ(recorded.exit_code, 3);
+  EXPECT_NE(recorded.err.find("no summary"), std::string::npos) << recorded.err;
+  EXPECT_EQ(run_command({damon_prof_binary(), "report", trace}).exit_code, 0);
+  CommandResult summarized = run_command({damon_prof_binary(), "-o", directory.file("second.dprof"),
+                                          test_program("crasher"), "exit", "0"});
+  EXPECT_EQ(summarized.exit_code, 0);
+  EXPECT_NE(summarized.err.find("trace written to " + directory.file("second.dprof")),
+            std::string::npos)
+      << summarized.err;
+  EXPECT_TRUE(summarized.out.empty()) << summarized.out;
+}
+
 TEST(Cli, MissingProgramIsAClearError) {
   TempDir directory;
   CommandResult result =

@@ -1,10 +1,15 @@
-// damon-prof: run a program under the profiler (the default verb, "record") or analyze a trace.
+// damon-prof: run a program under the profiler (the default verb, "record") or analyze a trace
+// (the analysis verbs run in damon-prof-analyze, which this program execs).
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "commands.h"
+#include "program_check.h"
 
 #ifndef DAMON_PROF_VERSION
 #define DAMON_PROF_VERSION "0.0.0"
@@ -100,6 +105,16 @@ const char kUsage[] =
     "hot_space and idle_space), --chrome-trace (Perfetto UI: RSS, heap, working-set and idle\n"
     "counters, markers), --folded (stacks weighted by --weight), --json (the full report).\n";
 
+// The analysis verbs are the analyzer's, a separate program (analyzer_main.cpp): it replaces
+// this process, with the same arguments.
+int run_analyzer(char** argv) {
+  std::string error;
+  std::string analyzer = dprof::tools::locate_analyzer(&error);
+  if (analyzer.empty()) return dprof::tools::fail(error);
+  execv(analyzer.c_str(), argv);
+  return dprof::tools::fail(analyzer + ": cannot execute: " + std::strerror(errno));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,24 +132,7 @@ int main(int argc, char** argv) {
     std::cout << "damon-prof " << DAMON_PROF_VERSION << "\n";
     return 0;
   }
-  if (verb == "report") {
-    return dprof::tools::report_command({arguments.begin() + 1, arguments.end()});
-  }
-  if (verb == "flamegraph") {
-    return dprof::tools::flamegraph_command({arguments.begin() + 1, arguments.end()});
-  }
-  if (verb == "heatmap") {
-    return dprof::tools::heatmap_command({arguments.begin() + 1, arguments.end()});
-  }
-  if (verb == "check") {
-    return dprof::tools::check_command({arguments.begin() + 1, arguments.end()});
-  }
-  if (verb == "diff") {
-    return dprof::tools::diff_command({arguments.begin() + 1, arguments.end()});
-  }
-  if (verb == "export") {
-    return dprof::tools::export_command({arguments.begin() + 1, arguments.end()});
-  }
+  if (dprof::tools::is_analysis_verb(verb)) return run_analyzer(argv);
   if (verb == "record") {
     return dprof::tools::record_command({arguments.begin() + 1, arguments.end()});
   }

@@ -14,6 +14,9 @@
 #ifndef DAMON_PROF_RUNTIME_RELATIVE
 #define DAMON_PROF_RUNTIME_RELATIVE "../lib/damon-prof/libdamon_prof.so"
 #endif
+#ifndef DAMON_PROF_ANALYZER_RELATIVE
+#define DAMON_PROF_ANALYZER_RELATIVE "../lib/damon-prof/damon-prof-analyze"
+#endif
 
 namespace dprof::tools {
 namespace {
@@ -99,28 +102,48 @@ ProgramCheck check_program(const std::string& name) {
   return check;
 }
 
-std::string locate_runtime(std::string* error) {
-  if (const char* forced = std::getenv("DAMON_PROF_RUNTIME")) {
+namespace {
+
+// `relative` to this executable's directory, or the path in the environment variable `override`.
+std::string locate_beside_executable(const char* override, const char* relative, const char* what,
+                                     std::string* error) {
+  if (const char* forced = std::getenv(override)) {
     if (access(forced, R_OK) == 0) return forced;
-    *error = std::string("DAMON_PROF_RUNTIME=") + forced + ": cannot read the runtime library";
+    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on a chain of string operator+.
+    *error = override;
+    error->append("=").append(forced).append(": cannot read the ").append(what);
     return {};
   }
   std::vector<char> self(4096);
   ssize_t length = readlink("/proc/self/exe", self.data(), self.size() - 1);
   if (length <= 0) {
-    *error = "cannot find this executable's own path to locate the runtime";
+    *error = "cannot find this executable's own path to locate the ";
+    error->append(what);
     return {};
   }
   std::string executable(self.data(), static_cast<size_t>(length));
   std::string directory = executable.substr(0, executable.rfind('/'));
-  std::string candidate = directory + "/" + DAMON_PROF_RUNTIME_RELATIVE;
+  std::string candidate = directory + "/" + relative;
   char resolved[4096];
   if (realpath(candidate.c_str(), resolved) != nullptr && access(resolved, R_OK) == 0) {
     return resolved;
   }
-  *error =
-      "cannot find the runtime library at " + candidate + " (set DAMON_PROF_RUNTIME to its path)";
+  *error = "cannot find the ";
+  error->append(what).append(" at ").append(candidate).append(" (set ").append(override);
+  error->append(" to its path)");
   return {};
+}
+
+}  // namespace
+
+std::string locate_runtime(std::string* error) {
+  return locate_beside_executable("DAMON_PROF_RUNTIME", DAMON_PROF_RUNTIME_RELATIVE,
+                                  "runtime library", error);
+}
+
+std::string locate_analyzer(std::string* error) {
+  return locate_beside_executable("DAMON_PROF_ANALYZER", DAMON_PROF_ANALYZER_RELATIVE, "analyzer",
+                                  error);
 }
 
 }  // namespace dprof::tools

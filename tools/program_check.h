@@ -17,5 +17,8 @@ ProgramCheck check_program(const std::string& name);
 // Where the runtime library is: $DAMON_PROF_RUNTIME, else next to this executable in the build
 // tree or installed prefix layout (<prefix>/bin/damon-prof, <prefix>/<libdir>/damon-prof/).
 std::string locate_runtime(std::string* error);
+// Where the analyzer (damon-prof-analyze, the analysis verbs) is: $DAMON_PROF_ANALYZER, else
+// beside the runtime library.
+std::string locate_analyzer(std::string* error);
 
 }  // namespace dprof::tools

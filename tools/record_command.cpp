@@ -12,14 +12,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <vector>
 
-#include "analysis.h"
 #include "commands.h"
 #include "environment_check.h"
 #include "program_check.h"
 #include "record_options.h"
-#include "report.h"
-#include "trace_error.h"
 
 namespace dprof::tools {
 namespace {
@@ -73,47 +71,34 @@ std::string absolute_directory_of(const std::string& path) {
   _exit(127);
 }
 
-// The traces of the root process and of the images that replaced it by exec, in order: each
-// image's trace is the previous one's name with ".exec<N>" before ".dprof".
-std::vector<std::string> exec_chain(const std::string& root) {
-  std::vector<std::string> chain{root};
-  std::string stem = root.size() > 6 && root.compare(root.size() - 6, 6, ".dprof") == 0
-                         ? root.substr(0, root.size() - 6)
-                         : root;
-  for (int image = 1;; ++image) {
-    std::string next = stem + ".exec" + std::to_string(image) + ".dprof";
-    struct stat status;
-    if (lstat(next.c_str(), &status) != 0) break;
-    chain.push_back(next);
-  }
-  return chain;
-}
-
+// The summary is the analyzer's (a separate program, so that the launcher itself loads quickly:
+// see analyzer_main.cpp): run it on the trace and wait for it. It writes to stderr.
 void summarize(const std::string& root_trace, bool follow_children) {
-  std::vector<std::string> chain = exec_chain(root_trace);
-  const std::string& last = chain.back();
-  uint64_t children = 0;
-  try {
-    analyzer::Analysis analysis = analyzer::analyze_trace(last);
-    analyzer::write_short_summary(std::cerr, analysis);
-    if (!analysis.end) std::cerr << "damon-prof: " << analyzer::describe_end(analysis) << "\n";
-    children = analysis.child_start_count;
-  } catch (const analyzer::TraceError& error) {
-    std::cerr << "damon-prof: " << last << ": " << error.what() << "\n";
+  std::string error;
+  std::string analyzer = locate_analyzer(&error);
+  if (analyzer.empty()) {
+    std::cerr << "damon-prof: no summary: " << error << "\n";
     return;
   }
-  std::cerr << "damon-prof: trace written to " << last << " (damon-prof report " << last << ")\n";
-  if (children != 0) {
-    std::cerr << "damon-prof: the program started " << children
-              << (children == 1 ? " child process" : " child processes") << " ("
-              << (follow_children ? "their traces are listed by damon-prof report"
-                                  : "not traced: --no-follow")
-              << ")\n";
+  std::vector<std::string> argv{"damon-prof-analyze", "record-summary", root_trace,
+                                follow_children ? "--follow" : "--no-follow"};
+  std::vector<char*> raw;
+  raw.reserve(argv.size() + 1);
+  for (std::string& argument : argv) raw.push_back(argument.data());
+  raw.push_back(nullptr);
+  pid_t summary = fork();
+  if (summary < 0) {
+    std::cerr << "damon-prof: no summary: cannot start the analyzer: " << std::strerror(errno)
+              << "\n";
+    return;
   }
-  if (chain.size() > 1) {
-    std::cerr << "damon-prof: the program replaced itself by exec; earlier images:";
-    for (size_t i = 0; i + 1 < chain.size(); ++i) std::cerr << " " << chain[i];
-    std::cerr << "\n";
+  if (summary == 0) {
+    execv(analyzer.c_str(), raw.data());
+    std::cerr << "damon-prof: no summary: " << analyzer << ": " << std::strerror(errno) << "\n";
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(summary, &status, 0) < 0 && errno == EINTR) {
   }
 }
 

@@ -16,11 +16,6 @@
 
 namespace dprof::tools {
 
-int fail(const std::string& message) {
-  std::cerr << "damon-prof: " << message << "\n";
-  return 2;
-}
-
 namespace {
 
 const char kViews[] = "summary, sites, leaks, timeline, access-sites or regions";
