@@ -5,6 +5,7 @@
 #include <map>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "damon_prof/trace_format.h"
 
@@ -342,15 +343,23 @@ Analysis analyze_trace(const std::string& path, ReaderOptions options,
   Analysis analysis;
   analysis.path = path;
   AnalysisConsumer consumer(analysis, analysis_options);
-  analysis.decode = decode_trace(path, consumer, options);
+  analysis.decode = decode_trace(path, consumer, std::move(options));
   consumer.build_sites();
   std::stable_sort(analysis.child_starts.begin(), analysis.child_starts.end(),
                    [](const ChildStart& a, const ChildStart& b) { return a.time_ns < b.time_ns; });
   return analysis;
 }
 
+Symbolizer& symbolizer_for(Analysis& analysis) {
+  if (analysis.symbolizer == nullptr || analysis.symbolizer_modules != &analysis.modules) {
+    analysis.symbolizer = std::make_shared<Symbolizer>(&analysis.modules);
+    analysis.symbolizer_modules = &analysis.modules;
+  }
+  return *analysis.symbolizer;
+}
+
 void symbolize_sites(Analysis& analysis, const std::vector<size_t>& site_indices) {
-  Symbolizer symbolizer(&analysis.modules);
+  Symbolizer& symbolizer = symbolizer_for(analysis);
   auto symbolize_one = [&](Site& site) {
     if (!site.frames.empty()) return;
     for (uint64_t address : site.addresses) {

@@ -167,6 +167,11 @@ struct Analysis {
   std::unordered_map<uint64_t, size_t> site_of_stack;
   std::vector<std::string> warnings;  // symbolization problems and the like
   bool symbolized = false;
+  // The symbolizer every symbolize_sites call uses (symbolizer_for): built once, so that a report
+  // reads and decompresses each module's debug information once, not once per ranking. It
+  // refers to `modules` by address: a copied or moved Analysis builds its own.
+  std::shared_ptr<Symbolizer> symbolizer;
+  const std::vector<ModuleInfo>* symbolizer_modules = nullptr;
 };
 
 // Reads and models the whole trace. Throws TraceError when the file cannot be read at all.
@@ -175,6 +180,8 @@ Analysis analyze_trace(const std::string& path, ReaderOptions options = {},
 
 // Symbolizes the given sites (all when `site_indices` is empty).
 void symbolize_sites(Analysis& analysis, const std::vector<size_t>& site_indices = {});
+// The analysis's symbolizer, built on first use.
+Symbolizer& symbolizer_for(Analysis& analysis);
 
 // True for functions that are part of allocating rather than the reason for it (malloc family,
 // operator new/delete, the standard library's allocator and container internals).

@@ -211,7 +211,7 @@ void write_timeline_view(std::ostream& out, Analysis& analysis, const ViewOption
 }
 
 void write_access_sites_view(std::ostream& out, Analysis& analysis, const ViewOptions& options) {
-  Symbolizer symbolizer(&analysis.modules);
+  Symbolizer& symbolizer = symbolizer_for(analysis);
   Disassembler disassembler;
   struct Instruction {
     const AccessSite* access;

@@ -23,9 +23,39 @@ std::string demangle(const std::string& name) {
 
 namespace {
 
+bool exists(const std::string& path) {
+  struct stat status;
+  return stat(path.c_str(), &status) == 0 && S_ISREG(status.st_mode);
+}
+
+// The modules are local files, and so is their debug information: by build-id under
+// /usr/lib/debug/.build-id, or by the module's .gnu_debuglink name beside it, in its .debug
+// directory, or under /usr/lib/debug. dwfl_standard_find_debuginfo searches the same places and
+// then asks debuginfod servers, loading libdebuginfod, libcurl and its TLS stack to learn that
+// none is configured (9 ms of a 79 ms report), for every module without local debug information.
+// So it is called only when a debuglink file exists, to open and check it.
+int find_local_debuginfo(Dwfl_Module* module, void** userdata, const char* module_name,
+                         GElf_Addr base, const char* file_name, const char* debuglink_file,
+                         GElf_Word debuglink_crc, char** debuginfo_file_name) {
+  int fd = dwfl_build_id_find_debuginfo(module, userdata, module_name, base, file_name,
+                                        debuglink_file, debuglink_crc, debuginfo_file_name);
+  if (fd >= 0 || debuglink_file == nullptr || file_name == nullptr) return fd;
+  std::string path = file_name;
+  std::string directory = path.substr(0, path.rfind('/') + 1);
+  for (const std::string& candidate :
+       {directory + debuglink_file, directory + ".debug/" + debuglink_file,
+        "/usr/lib/debug" + directory + debuglink_file}) {
+    if (exists(candidate)) {
+      return dwfl_standard_find_debuginfo(module, userdata, module_name, base, file_name,
+                                          debuglink_file, debuglink_crc, debuginfo_file_name);
+    }
+  }
+  return -1;
+}
+
 const Dwfl_Callbacks kOfflineCallbacks = {
     dwfl_build_id_find_elf,
-    dwfl_standard_find_debuginfo,
+    find_local_debuginfo,
     dwfl_offline_section_address,
     nullptr,
 };

@@ -179,3 +179,26 @@ TEST_F(ExactAllocations, StacksAreSymbolizedInnermostFirst) {
     }
   }
 }
+
+// The same program with its debug information in a separate file named by .gnu_debuglink (and not
+// under /usr/lib/debug/.build-id): its sites still get files and lines.
+TEST(SplitDebugInfo, FoundThroughTheDebugLink) {
+  std::string program = test_program("split_debug/exact_allocations");
+  ASSERT_TRUE(file_exists(program + ".debug"));
+  TempDir directory;
+  std::string trace = directory.file("split.dprof");
+  CommandResult result = run_command({damon_prof_binary(), "-q", "-o", trace, program});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  dprof::analyzer::Analysis analysis = analyze_symbolized(trace);
+  bool found = false;
+  for (const auto& one : analysis.sites) {
+    if (one.frames.empty() ||
+        one.frames[one.name_frame].function.find("via_calloc") == std::string::npos) {
+      continue;
+    }
+    found = true;
+    EXPECT_NE(one.frames[one.name_frame].file.find("exact_allocations.cpp"), std::string::npos);
+    EXPECT_GT(one.frames[one.name_frame].line, 0u);
+  }
+  EXPECT_TRUE(found);
+}
