@@ -55,7 +55,7 @@ inline void cover(const void* block, size_t size, const void* caller) {
 }
 
 // Out of line, like every call the common paths do not make: the hooks' common paths then need
-// few registers, and their frames stay small (a third of the instructions free added).
+// few registers, and their frames stay small (free's own instructions fell by 29%, callgrind).
 __attribute__((noinline)) void uncover_block(void* block) {
   size_t usable = real().malloc_usable_size(block);
   if (usable < dprof::page_guard::kPageSize) return;

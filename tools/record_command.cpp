@@ -22,7 +22,8 @@
 namespace dprof::tools {
 namespace {
 
-pid_t g_child = 0;
+// The program, while it runs: a signal handler reads it.
+volatile sig_atomic_t g_child = 0;
 
 void forward_signal(int signal_number) {
   if (g_child > 0) kill(g_child, signal_number);
@@ -196,6 +197,7 @@ int record_command(const std::vector<std::string>& arguments) {
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
+  g_child = 0;  // reaped: its pid may be anyone's now, signals are no longer passed on
   if (got == static_cast<ssize_t>(sizeof(exec_error))) {
     return fail(program_argv[0] + ": cannot execute: " + std::strerror(exec_error));
   }

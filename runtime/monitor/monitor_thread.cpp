@@ -245,7 +245,9 @@ bool tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t
       g_monitor.sampling_ns >= kExactModeStretchLimit * g_monitor.settings.sampling_ns) {
     // Exact tracking stays over budget even with intervals this stretched: the program writes
     // too much memory too often. Sample one page per region instead, whose cost does not grow
-    // with memory, and start again from the configured intervals.
+    // with memory, and start again from the configured intervals. (Keeping the stretched ones
+    // avoids a few windows over budget, but then a generous budget never got fine intervals
+    // back: the way back needs a cost under a quarter of the budget.)
     g_monitor.uffd->set_sampled(true);
     g_monitor.sampling_ns = g_monitor.settings.sampling_ns;
     g_monitor.aggregation_ns = g_monitor.settings.aggregation_ns;
@@ -349,10 +351,13 @@ void* monitor_main(void*) {
     if (now - cost_window_start >= cost_window()) {
       uint64_t cpu = thread_cpu_ns();
       uint64_t sampling_before = g_monitor.sampling_ns;
+      bool exact_before = uffd_exact();
       bool changed = tune(cpu - cpu_at_start, write_faults, read_faults, now - cost_window_start);
-      if (g_monitor.sampling_ns != sampling_before && aggregation_start != now) {
-        // A snapshot says how often its regions were sampled: the one under way ends here, as
-        // long as it lasted, and the next one starts at the new interval.
+      bool snapshot_ends = g_monitor.sampling_ns != sampling_before || uffd_exact() != exact_before;
+      if (snapshot_ends && aggregation_start != now) {
+        // A snapshot says how often its regions were sampled, and how (written pages exactly or
+        // sampled): the one under way ends here, as long as it lasted, and the next one starts
+        // under the new settings.
         core.merge_regions();
         write_snapshot(sampling_before, now - aggregation_start);
         core.reset_and_split();
@@ -364,7 +369,7 @@ void* monitor_main(void*) {
         write_settings_record();
         last_settings_record = now;
       }
-      if (g_monitor.sampling_ns != sampling_before) aggregation_start = sys::monotonic_ns();
+      if (snapshot_ends) aggregation_start = sys::monotonic_ns();
       cpu_at_start = cpu;
       write_faults = 0;
       read_faults = 0;
