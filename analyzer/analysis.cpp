@@ -41,8 +41,12 @@ class AnalysisConsumer : public TraceConsumer {
   }
   void on_stack(const StackInfo& stack) override { stacks_[stack.id] = stack; }
   void on_thread(const ThreadInfo& thread) override {
-    // The runtime's own threads (writer, monitor) are not the program's.
-    if (thread.name.rfind("damon-prof-", 0) != 0) ++analysis_.thread_count;
+    // The runtime's own threads (writer, monitor; runtime/trace_writer.cpp and
+    // monitor/monitor_thread.cpp name them) are not the program's. Their exact names: a program
+    // whose name starts "damon-prof-" (the demo) has its main thread named so.
+    if (thread.name != "damon-prof-wr" && thread.name != "damon-prof-mon") {
+      ++analysis_.thread_count;
+    }
   }
   void prefetch(const Event& event) override { heap_.prefetch(event); }
   void on_event(const Event& event) override {

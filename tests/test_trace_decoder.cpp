@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "analysis.h"
 #include "test_support.h"
 #include "trace_builder.h"
 #include "trace_decoder.h"
@@ -171,4 +172,21 @@ TEST(TraceDecoder, AnnotationsAreDeliveredInTimeOrderWithEvents) {
   std::vector<std::string> expected = {"load@40", "event@50", "mark@110", "load@120", "event@150"};
   EXPECT_EQ(order.seen, expected);
   EXPECT_EQ(summary.unknown_records, 1u);
+}
+
+// The runtime's writer and monitor threads are not counted as the program's; a program thread
+// whose name merely starts like theirs (the demo's main thread, "damon-prof-demo") is.
+TEST(TraceDecoder, OnlyTheRuntimesOwnThreadsAreLeftOutOfTheThreadCount) {
+  TempDir dir;
+  TraceBuilder builder;
+  uint64_t index = 0;
+  for (const char* name : {"damon-prof-demo", "damon-prof-wr", "damon-prof-mon", "worker"}) {
+    builder.record(DPROF_REC_THREAD, RecordBody().u(index).u(1000 + index).u(index).str(name));
+    ++index;
+  }
+  builder.record(DPROF_REC_WATERMARK, RecordBody().u(100));
+  builder.end_frame();
+  builder.write(dir.file("t.dprof"));
+  dprof::analyzer::Analysis analysis = dprof::analyzer::analyze_trace(dir.file("t.dprof"));
+  EXPECT_EQ(analysis.thread_count, 2u);
 }
