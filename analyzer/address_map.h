@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "huge_page_allocator.h"
+
 namespace dprof::analyzer {
 
 template <typename Value>
@@ -98,7 +100,7 @@ class AddressMap {
   }
 
   void grow() {
-    std::vector<Slot> old = std::move(slots_);
+    std::vector<Slot, HugePageAllocator<Slot>> old = std::move(slots_);
     size_t capacity = old.empty() ? 1024 : old.size() * 2;
     slots_.assign(capacity, Slot{});
     mask_ = capacity - 1;
@@ -110,7 +112,7 @@ class AddressMap {
     }
   }
 
-  std::vector<Slot> slots_;
+  std::vector<Slot, HugePageAllocator<Slot>> slots_;
   size_t size_ = 0;
   size_t mask_ = 0;
   unsigned shift_ = 64;

@@ -9,6 +9,12 @@
 
 namespace dprof::analyzer {
 
+HeapModel::LastAlloc& HeapModel::last_alloc_of(uint32_t thread_index) {
+  if (thread_index >= kDenseThreads) return last_alloc_by_far_thread_[thread_index];
+  if (thread_index >= last_alloc_by_thread_.size()) last_alloc_by_thread_.resize(thread_index + 1);
+  return last_alloc_by_thread_[thread_index];
+}
+
 // Peak attribution without a snapshot at every new peak: each new peak starts a new epoch. A
 // stack not modified since the latest peak still holds its at-peak value in live_bytes; a stack
 // about to be modified first saves live_bytes as its at-peak value (touch()).
@@ -132,7 +138,7 @@ void HeapModel::on_alloc(const Event& event) {
   totals_.malloc_count += block.weighted_count;
   totals_.malloc_bytes += block.weighted_bytes;
   add_live(event.stack_id, block.weighted_bytes, block.weighted_count, event.time_ns);
-  last_alloc_by_thread_[event.thread_index] = event.address;
+  last_alloc_of(event.thread_index) = {event.address, true};
 }
 
 void HeapModel::on_free(const Event& event) {
@@ -154,9 +160,9 @@ void HeapModel::on_free(const Event& event) {
   if (block.size >= page_size_) large_blocks_.erase(event.address);
   // Temporary: freed by the thread that made it, with no allocation on that thread in between.
   // realloc's release of the old block is a move, not the end of a short life.
-  auto last = last_alloc_by_thread_.find(event.thread_index);
-  if (last != last_alloc_by_thread_.end() && last->second == event.address) {
-    last_alloc_by_thread_.erase(last);
+  LastAlloc& last = last_alloc_of(event.thread_index);
+  if (last.live && last.address == event.address) {
+    last.live = false;
     if (event.function != DPROF_FN_REALLOC && event.function != DPROF_FN_REALLOCARRAY) {
       stats_for(block.stack_id).temporary_count += block.weighted_count;
       totals_.temporary_count += block.weighted_count;

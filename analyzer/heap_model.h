@@ -178,7 +178,17 @@ class HeapModel {
   static constexpr size_t kRecentStacks = 256;
   RecentStack recent_stacks_[kRecentStacks];
   StackStats& stats_for(uint64_t stack_id);
-  std::unordered_map<uint32_t, uint64_t> last_alloc_by_thread_;
+  // Per thread, the block it allocated last while that is still live (for temporaries). Thread
+  // indices are dense from 0 in a real trace, so a vector serves them without hashing or a node
+  // per allocation; a crafted trace's large indices go to the map. Entries are kept, not erased.
+  struct LastAlloc {
+    uint64_t address = 0;
+    bool live = false;
+  };
+  static constexpr uint32_t kDenseThreads = 4096;
+  LastAlloc& last_alloc_of(uint32_t thread_index);
+  std::vector<LastAlloc> last_alloc_by_thread_;
+  std::unordered_map<uint32_t, LastAlloc> last_alloc_by_far_thread_;
   std::unordered_map<uint32_t, Mapping> remapped_by_thread_;
   std::function<void(const EndedBlock&)> ended_block_listener_;
 };

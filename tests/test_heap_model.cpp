@@ -136,6 +136,25 @@ TEST(HeapModel, TemporaryMeansNoAllocationInBetweenOnThatThread) {
   EXPECT_EQ(heap.stacks().at(1).temporary_count, 3u);
 }
 
+TEST(HeapModel, TemporariesAreFollowedOnEveryThreadIndexEvenLargeOnes) {
+  // Small indices and a crafted trace's huge ones are kept apart; each thread keeps its own.
+  for (uint32_t thread : {0u, 4095u, 4096u, 100000u, UINT32_MAX}) {
+    uint32_t other = thread ^ 1u;
+    HeapModel heap;
+    heap.apply(alloc(1, 0x1000, 10, 1, thread));
+    heap.apply(alloc(2, 0x2000, 10, 1, other));
+    heap.apply(release(3, 0x1000, thread));  // temporary: the other thread's block is not its
+    heap.apply(alloc(4, 0x1000, 10, 1, other));
+    heap.apply(release(5, 0x1000, thread));  // not: the other thread's block at the same address
+    heap.apply(release(6, 0x1000, thread));  // freed again: unmatched
+    heap.apply(alloc(7, 0x3000, 10, 1, thread));
+    heap.apply(alloc(8, 0x4000, 10, 1, thread));
+    heap.apply(release(9, 0x3000, thread));  // not: 0x4000 came in between
+    EXPECT_EQ(heap.totals().temporary_count, 1u) << "thread " << thread;
+    EXPECT_EQ(heap.totals().unmatched_frees, 1u) << "thread " << thread;
+  }
+}
+
 TEST(HeapModel, ReallocMovesAreNotTemporaryAndKeepTheirStack) {
   HeapModel heap;
   heap.apply(alloc(1, 0x1000, 10, 1, 0, DPROF_FN_REALLOC));
