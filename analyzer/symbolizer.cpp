@@ -4,10 +4,14 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+
+#include "debug_file_inflater.h"
 
 namespace dprof::analyzer {
 
@@ -28,17 +32,45 @@ bool exists(const std::string& path) {
   return stat(path.c_str(), &status) == 0 && S_ISREG(status.st_mode);
 }
 
+std::string hex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char byte : bytes) {
+    out += digits[byte >> 4];
+    out += digits[byte & 15];
+  }
+  return out;
+}
+
+// /usr/lib/debug/.build-id/xx/yyyy.debug, where dwfl_build_id_find_debuginfo looks too; but that
+// one also keeps its own handle on the file inside the module, which libdw then reads instead of
+// the descriptor the callback returns (the inflated copy). libdwfl checks the file's build-id
+// against the module's when it opens it.
+int open_debug_file_by_build_id(Dwfl_Module* module, char** debuginfo_file_name) {
+  const unsigned char* bits = nullptr;
+  GElf_Addr note_address = 0;
+  int length = dwfl_module_build_id(module, &bits, &note_address);
+  if (length < 2 || bits == nullptr) return -1;
+  std::string id(reinterpret_cast<const char*>(bits), static_cast<size_t>(length));
+  std::string path =
+      "/usr/lib/debug/.build-id/" + hex(id.substr(0, 1)) + "/" + hex(id.substr(1)) + ".debug";
+  if (!exists(path)) return -1;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  *debuginfo_file_name = strdup(path.c_str());
+  return fd;
+}
+
 // The modules are local files, and so is their debug information: by build-id under
 // /usr/lib/debug/.build-id, or by the module's .gnu_debuglink name beside it, in its .debug
 // directory, or under /usr/lib/debug. dwfl_standard_find_debuginfo searches the same places and
 // then asks debuginfod servers, loading libdebuginfod, libcurl and its TLS stack to learn that
 // none is configured (9 ms of a 79 ms report), for every module without local debug information.
 // So it is called only when a debuglink file exists, to open and check it.
-int find_local_debuginfo(Dwfl_Module* module, void** userdata, const char* module_name,
-                         GElf_Addr base, const char* file_name, const char* debuglink_file,
-                         GElf_Word debuglink_crc, char** debuginfo_file_name) {
-  int fd = dwfl_build_id_find_debuginfo(module, userdata, module_name, base, file_name,
-                                        debuglink_file, debuglink_crc, debuginfo_file_name);
+int find_local_debuginfo_file(Dwfl_Module* module, void** userdata, const char* module_name,
+                              GElf_Addr base, const char* file_name, const char* debuglink_file,
+                              GElf_Word debuglink_crc, char** debuginfo_file_name) {
+  int fd = open_debug_file_by_build_id(module, debuginfo_file_name);
   if (fd >= 0 || debuglink_file == nullptr || file_name == nullptr) return fd;
   std::string path = file_name;
   std::string directory = path.substr(0, path.rfind('/') + 1);
@@ -53,22 +85,25 @@ int find_local_debuginfo(Dwfl_Module* module, void** userdata, const char* modul
   return -1;
 }
 
+// The debug file found, with its compressed sections inflated in advance (debug_file_inflater.h).
+int find_local_debuginfo(Dwfl_Module* module, void** userdata, const char* module_name,
+                         GElf_Addr base, const char* file_name, const char* debuglink_file,
+                         GElf_Word debuglink_crc, char** debuginfo_file_name) {
+  int fd = find_local_debuginfo_file(module, userdata, module_name, base, file_name, debuglink_file,
+                                     debuglink_crc, debuginfo_file_name);
+  if (fd < 0) return fd;
+  int inflated = inflated_debug_file(fd);
+  if (inflated < 0) return fd;
+  close(fd);
+  return inflated;
+}
+
 const Dwfl_Callbacks kOfflineCallbacks = {
     dwfl_build_id_find_elf,
     find_local_debuginfo,
     dwfl_offline_section_address,
     nullptr,
 };
-
-std::string hex(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char byte : bytes) {
-    out += digits[byte >> 4];
-    out += digits[byte & 15];
-  }
-  return out;
-}
 
 // Follows DW_AT_abstract_origin and DW_AT_specification to the DIE that declares the function,
 // where its name and enclosing namespaces and classes are.

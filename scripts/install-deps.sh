@@ -15,6 +15,7 @@ set -euo pipefail
 packages=(
   cmake make g++ pkg-config
   libunwind-dev libzstd-dev libdw-dev libelf-dev libcapstone-dev libpng-dev zlib1g-dev
+  libdeflate-dev
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev nlohmann-json3-dev
   zstd binutils
