@@ -527,10 +527,10 @@ DecodeSummary decode_trace(const std::string& path, TraceConsumer& consumer,
   return summary;
 }
 
-std::optional<ProcessInfo> read_process_info(const std::string& path) {
-  TraceReader reader(path, {});
-  std::vector<uint8_t> payload;
-  if (!reader.next_frame(payload)) return std::nullopt;
+namespace {
+
+// The PROCESS record of a frame's payload (the runtime writes it first), if it holds one whole.
+std::optional<ProcessInfo> process_record_in(const std::vector<uint8_t>& payload) {
   struct ProcessCapture : TraceConsumer {
     std::optional<ProcessInfo> process;
     void on_process(const ProcessInfo& info) override { process = info; }
@@ -538,7 +538,6 @@ std::optional<ProcessInfo> read_process_info(const std::string& path) {
   DecodeSummary summary;
   Decoder decoder(capture, summary);
   ByteReader frame(payload.data(), payload.size());
-  // The runtime writes the process record first; nothing else in the frame needs decoding.
   while (!frame.at_end()) {
     uint64_t type = frame.u64();
     std::string_view body = frame.bytes();
@@ -548,6 +547,31 @@ std::optional<ProcessInfo> read_process_info(const std::string& path) {
     break;
   }
   return capture.process;
+}
+
+}  // namespace
+
+std::optional<ProcessInfo> read_process_info(const std::string& path) {
+  // A report reads this from every trace beside its own: only the start of the first frame is
+  // decompressed (an exact trace's first frame can be megabytes), the whole frame only when the
+  // record does not fit in it (a very long command line).
+  constexpr size_t kFirstBytes = size_t{64} << 10;
+  std::vector<uint8_t> payload;
+  bool whole = false;
+  {
+    TraceReader reader(path, {});
+    if (!reader.first_frame_start(payload, kFirstBytes, &whole)) return std::nullopt;
+  }
+  if (!whole) {
+    try {
+      if (std::optional<ProcessInfo> process = process_record_in(payload)) return process;
+    } catch (const TraceError&) {
+      // The record runs past the bytes decompressed.
+    }
+    TraceReader reader(path, {});
+    if (!reader.next_frame(payload)) return std::nullopt;
+  }
+  return process_record_in(payload);
 }
 
 }  // namespace dprof::analyzer

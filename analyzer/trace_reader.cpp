@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -87,38 +88,49 @@ bool TraceReader::resynchronise() {
   return false;
 }
 
+TraceReader::FrameRead TraceReader::read_frame(dprof_frame_header& header, std::string& problem) {
+  if (offset_ >= file_size_) return FrameRead::kEnd;
+  if (file_size_ - offset_ < sizeof(dprof_frame_header)) {
+    truncated_ = true;
+    offset_ = file_size_;
+    return FrameRead::kEnd;
+  }
+  std::fseek(file_, static_cast<long>(offset_), SEEK_SET);
+  if (std::fread(&header, 1, sizeof(header), file_) != sizeof(header)) {
+    truncated_ = true;
+    return FrameRead::kEnd;
+  }
+  if (header.magic != DPROF_FRAME_MAGIC ||
+      header.header_check !=
+          dprof_frame_header_check(header.magic, header.compressed_size, header.raw_size)) {
+    problem = "bad frame header";
+    return FrameRead::kCorrupt;
+  }
+  if (header.raw_size > DPROF_MAX_FRAME_RAW_SIZE) {
+    problem = "frame claims an impossible size";
+    return FrameRead::kCorrupt;
+  }
+  if (offset_ + sizeof(header) + header.compressed_size > file_size_) {
+    // The writer was stopped mid-frame: everything before is complete.
+    truncated_ = true;
+    offset_ = file_size_;
+    return FrameRead::kEnd;
+  }
+  compressed_.resize(header.compressed_size);
+  if (std::fread(compressed_.data(), 1, compressed_.size(), file_) != compressed_.size()) {
+    truncated_ = true;
+    return FrameRead::kEnd;
+  }
+  return FrameRead::kRead;
+}
+
 bool TraceReader::next_frame(std::vector<uint8_t>& payload) {
   for (;;) {
-    if (offset_ >= file_size_) return false;
-    if (file_size_ - offset_ < sizeof(dprof_frame_header)) {
-      truncated_ = true;
-      offset_ = file_size_;
-      return false;
-    }
     dprof_frame_header header;
-    std::fseek(file_, static_cast<long>(offset_), SEEK_SET);
-    if (std::fread(&header, 1, sizeof(header), file_) != sizeof(header)) {
-      truncated_ = true;
-      return false;
-    }
     std::string problem;
-    if (header.magic != DPROF_FRAME_MAGIC ||
-        header.header_check !=
-            dprof_frame_header_check(header.magic, header.compressed_size, header.raw_size)) {
-      problem = "bad frame header";
-    } else if (header.raw_size > DPROF_MAX_FRAME_RAW_SIZE) {
-      problem = "frame claims an impossible size";
-    } else if (offset_ + sizeof(header) + header.compressed_size > file_size_) {
-      // The writer was stopped mid-frame: everything before is complete.
-      truncated_ = true;
-      offset_ = file_size_;
-      return false;
-    } else {
-      compressed_.resize(header.compressed_size);
-      if (std::fread(compressed_.data(), 1, compressed_.size(), file_) != compressed_.size()) {
-        truncated_ = true;
-        return false;
-      }
+    FrameRead read = read_frame(header, problem);
+    if (read == FrameRead::kEnd) return false;
+    if (read == FrameRead::kRead) {
       payload.resize(header.raw_size);
       size_t result = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(decompressor_), payload.data(),
                                           payload.size(), compressed_.data(), compressed_.size());
@@ -141,6 +153,31 @@ bool TraceReader::next_frame(std::vector<uint8_t>& payload) {
     ++corrupt_frames_skipped_;
     if (!resynchronise()) return false;
   }
+}
+
+bool TraceReader::first_frame_start(std::vector<uint8_t>& payload, size_t limit, bool* whole) {
+  dprof_frame_header header;
+  std::string problem;
+  FrameRead read = read_frame(header, problem);
+  if (read == FrameRead::kEnd) return false;
+  if (read == FrameRead::kCorrupt) throw TraceError("first frame is corrupt: " + problem);
+  auto* decompressor = static_cast<ZSTD_DCtx*>(decompressor_);
+  ZSTD_DCtx_reset(decompressor, ZSTD_reset_session_only);
+  payload.resize(std::min<size_t>(limit, header.raw_size));
+  ZSTD_outBuffer out{payload.data(), payload.size(), 0};
+  ZSTD_inBuffer in{compressed_.data(), compressed_.size(), 0};
+  while (out.pos < out.size) {
+    size_t result = ZSTD_decompressStream(decompressor, &out, &in);
+    if (ZSTD_isError(result)) {
+      throw TraceError(std::string("first frame cannot be decompressed (") +
+                       ZSTD_getErrorName(result) + ")");
+    }
+    if (result == 0 || (in.pos == in.size && out.pos < out.size)) break;  // the frame ended
+  }
+  payload.resize(out.pos);
+  *whole = header.raw_size <= limit && out.pos == header.raw_size;
+  ZSTD_DCtx_reset(decompressor, ZSTD_reset_session_only);
+  return true;
 }
 
 }  // namespace dprof::analyzer

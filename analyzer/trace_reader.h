@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "damon_prof/trace_format.h"
+
 namespace dprof::analyzer {
 
 struct ReaderOptions {
@@ -32,6 +34,11 @@ class TraceReader {
   // TraceError unless salvaging. An incomplete last frame (the process was killed while writing
   // it) ends the file and sets truncated().
   bool next_frame(std::vector<uint8_t>& payload);
+  // Instead of next_frame, as the first call: the first `limit` bytes of the first frame's
+  // payload (fewer when it is shorter), without decompressing the rest, and whether that is all
+  // of it. Enough to tell which process wrote a trace (its first record) when a report looks
+  // for a trace's children among every trace beside it. The frame's checksum is not verified.
+  bool first_frame_start(std::vector<uint8_t>& payload, size_t limit, bool* whole);
 
   bool truncated() const { return truncated_; }
   uint64_t frames_read() const { return frames_read_; }
@@ -43,6 +50,10 @@ class TraceReader {
 
  private:
   bool resynchronise();
+  enum class FrameRead { kRead, kEnd, kCorrupt };
+  // The frame at offset_: its header checked and its compressed bytes in compressed_ (kRead);
+  // kEnd at the end of the file or of its last complete frame; kCorrupt with the problem.
+  FrameRead read_frame(dprof_frame_header& header, std::string& problem);
   // Checks the file header and seeks past it; throws TraceError.
   void read_header();
 

@@ -181,3 +181,83 @@ TEST(TraceReader, RejectedFilesAreClosed) {
   }
   EXPECT_EQ(open_descriptors(), before);
 }
+
+namespace {
+
+// A trace whose first frame starts with a PROCESS record of `command_line`, then `padding`
+// bytes of events.
+std::string process_trace(const TempDir& dir, const std::string& name,
+                          const std::string& command_line, int events) {
+  TraceBuilder builder;
+  builder.record(DPROF_REC_PROCESS, RecordBody()
+                                        .u(4242)
+                                        .u(1)
+                                        .u(1700000000000000000ull)
+                                        .u(4096)
+                                        .u(0)
+                                        .str("host")
+                                        .str("/bin/prog")
+                                        .str(command_line)
+                                        .str("0.1.0")
+                                        .str("a=1"));
+  EventsBody body(0, 1000, 0x1000);
+  for (int i = 0; i < events; ++i) {
+    body.alloc(1000 + 2 * static_cast<uint64_t>(i), 0x100000 + 64 * static_cast<uint64_t>(i), 48,
+               1);
+  }
+  builder.record(DPROF_REC_EVENTS, body.body());
+  builder.end_frame();
+  std::string path = dir.file(name);
+  builder.write(path);
+  return path;
+}
+
+}  // namespace
+
+TEST(TraceReader, TheStartOfTheFirstFrameAloneCanBeRead) {
+  TempDir dir;
+  std::string path = process_trace(dir, "big.dprof", "prog", 100000);
+  std::vector<uint8_t> whole_frame;
+  {
+    dprof::analyzer::TraceReader reader(path, {});
+    ASSERT_TRUE(reader.next_frame(whole_frame));
+  }
+  ASSERT_GT(whole_frame.size(), 200000u);
+  std::vector<uint8_t> start;
+  bool whole = true;
+  dprof::analyzer::TraceReader reader(path, {});
+  ASSERT_TRUE(reader.first_frame_start(start, 4096, &whole));
+  EXPECT_FALSE(whole);
+  ASSERT_EQ(start.size(), 4096u);
+  EXPECT_TRUE(std::equal(start.begin(), start.end(), whole_frame.begin()));
+  // A limit past the frame's end gives all of it.
+  dprof::analyzer::TraceReader again(path, {});
+  ASSERT_TRUE(again.first_frame_start(start, 1 << 24, &whole));
+  EXPECT_TRUE(whole);
+  EXPECT_TRUE(start == whole_frame);
+}
+
+TEST(TraceReader, TheProcessIsReadEvenWhenItsRecordOutrunsTheFirstBytes) {
+  TempDir dir;
+  std::string short_line("prog\0--flag", 11);
+  std::string long_line = "prog" + std::string(1, '\0') + std::string(200000, 'x');
+  for (const std::string& line : {short_line, long_line}) {
+    std::string path = process_trace(dir, "process.dprof", line, 20000);
+    std::optional<dprof::analyzer::ProcessInfo> process = dprof::analyzer::read_process_info(path);
+    ASSERT_TRUE(process.has_value());
+    EXPECT_EQ(process->pid, 4242u);
+    EXPECT_EQ(process->executable, "/bin/prog");
+    ASSERT_EQ(process->command_line.size(), 2u);
+    EXPECT_EQ(process->command_line[1].size(), line.size() - 5);
+  }
+  // A damaged first frame header is an error, as any reader reports it.
+  std::string path = process_trace(dir, "damaged.dprof", short_line, 20000);
+  std::vector<uint8_t> bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  bytes[sizeof(dprof_file_header)] ^= 0xff;  // the frame's magic
+  TraceBuilder::write_bytes(path, bytes);
+  EXPECT_THROW(dprof::analyzer::read_process_info(path), TraceError);
+}

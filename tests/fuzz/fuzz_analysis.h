@@ -1,7 +1,8 @@
 // What both fuzz targets do with a trace file's bytes: put them in a memory file and run them
-// through what `damon-prof report` does with a trace (framing, zstd, records, heap model,
-// attribution, phases, a renderer). A bad file must end in a TraceError, never a crash, a hang or a
-// sanitizer report.
+// through what `damon-prof report` does with a trace: read its process record alone (as a report
+// does with every trace beside its own), then framing, zstd, records, heap model, attribution,
+// phases, a renderer. A bad file must end in a TraceError, never a crash, a hang or a sanitizer
+// report.
 #pragma once
 
 #include <sys/mman.h>
@@ -15,6 +16,7 @@
 
 #include "analysis.h"
 #include "chrome_trace.h"
+#include "trace_decoder.h"
 #include "trace_error.h"
 
 namespace dprof::fuzzing {
@@ -31,6 +33,11 @@ inline void analyze_trace_bytes(const uint8_t* data, size_t size, bool also_salv
   if (fd < 0) return;
   if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != static_cast<ssize_t>(size)) return;
   std::string path = "/proc/self/fd/" + std::to_string(fd);
+  try {
+    // What a report reads of every trace beside its own, to find its children.
+    dprof::analyzer::read_process_info(path);
+  } catch (const dprof::analyzer::TraceError&) {
+  }
   for (bool salvage : {false, true}) {
     if (salvage && !also_salvage) break;
     try {
