@@ -2,6 +2,9 @@
 // deletion by backward shift, so no tombstones ever slow it down). The heap model keeps every live
 // block in one: millions of inserts and erases per second, without an allocation each as
 // std::unordered_map's nodes cost. Pointers to values stay valid until the next insert or erase.
+// A slot is its key and value, nothing more (an empty one holds kEmpty, whose own entry, should a
+// crafted trace use that address, is kept aside): with the heap model's 24-byte blocks two slots
+// share a cache line, and a lookup's probe, an erasure's shift and the table's memory are halved.
 #pragma once
 
 #include <cstddef>
@@ -19,10 +22,11 @@ class AddressMap {
   size_t size() const { return size_; }
 
   Value* find(uint64_t key) {
-    if (size_ == 0) return nullptr;
+    if (key == kEmpty) return has_empty_key_ ? &empty_key_value_ : nullptr;
+    if (slots_.empty()) return nullptr;
     for (size_t i = home(key);; i = (i + 1) & mask_) {
       Slot& slot = slots_[i];
-      if (!slot.used) return nullptr;
+      if (slot.key == kEmpty) return nullptr;
       if (slot.key == key) return &slot.value;
     }
   }
@@ -34,11 +38,17 @@ class AddressMap {
 
   // False (and nothing changed) when the key is already there.
   bool insert(uint64_t key, const Value& value) {
+    if (key == kEmpty) {
+      if (has_empty_key_) return false;
+      has_empty_key_ = true;
+      empty_key_value_ = value;
+      ++size_;
+      return true;
+    }
     if ((size_ + 1) * 2 > slots_.size()) grow();
     for (size_t i = home(key);; i = (i + 1) & mask_) {
       Slot& slot = slots_[i];
-      if (!slot.used) {
-        slot.used = true;
+      if (slot.key == kEmpty) {
         slot.key = key;
         slot.value = value;
         ++size_;
@@ -55,17 +65,24 @@ class AddressMap {
 
   // Moves the key's value into `out` and erases it, in one probe; false when absent.
   bool take(uint64_t key, Value* out) {
-    if (size_ == 0) return false;
+    if (key == kEmpty) {
+      if (!has_empty_key_) return false;
+      *out = std::move(empty_key_value_);
+      has_empty_key_ = false;
+      --size_;
+      return true;
+    }
+    if (slots_.empty()) return false;
     size_t hole = home(key);
     while (true) {
-      if (!slots_[hole].used) return false;
+      if (slots_[hole].key == kEmpty) return false;
       if (slots_[hole].key == key) break;
       hole = (hole + 1) & mask_;
     }
     *out = std::move(slots_[hole].value);
     // Entries after the hole that could live in it move back, so every probe sequence stays
     // unbroken.
-    for (size_t next = (hole + 1) & mask_; slots_[next].used; next = (next + 1) & mask_) {
+    for (size_t next = (hole + 1) & mask_; slots_[next].key != kEmpty; next = (next + 1) & mask_) {
       size_t wanted = home(slots_[next].key);
       bool stays =
           hole <= next ? (wanted > hole && wanted <= next) : (wanted > hole || wanted <= next);
@@ -74,7 +91,7 @@ class AddressMap {
         hole = next;
       }
     }
-    slots_[hole].used = false;
+    slots_[hole].key = kEmpty;
     --size_;
     return true;
   }
@@ -83,14 +100,15 @@ class AddressMap {
   template <typename Visit>
   void for_each(Visit&& visit) {
     for (Slot& slot : slots_) {
-      if (slot.used) visit(slot.key, slot.value);
+      if (slot.key != kEmpty) visit(slot.key, slot.value);
     }
+    if (has_empty_key_) visit(kEmpty, empty_key_value_);
   }
 
  private:
+  static constexpr uint64_t kEmpty = UINT64_MAX;
   struct Slot {
-    uint64_t key = 0;
-    bool used = false;
+    uint64_t key = kEmpty;
     Value value{};
   };
 
@@ -106,14 +124,23 @@ class AddressMap {
     mask_ = capacity - 1;
     shift_ = 64;
     for (size_t bits = capacity; bits > 1; bits >>= 1) --shift_;
-    size_ = 0;
     for (Slot& slot : old) {
-      if (slot.used) insert(slot.key, slot.value);
+      if (slot.key != kEmpty) place(slot.key, slot.value);
     }
   }
 
+  // Puts an entry known to be absent into a table known to have room (growing).
+  void place(uint64_t key, const Value& value) {
+    size_t i = home(key);
+    while (slots_[i].key != kEmpty) i = (i + 1) & mask_;
+    slots_[i].key = key;
+    slots_[i].value = value;
+  }
+
   std::vector<Slot, HugePageAllocator<Slot>> slots_;
-  size_t size_ = 0;
+  size_t size_ = 0;  // entries, the one aside included
+  bool has_empty_key_ = false;
+  Value empty_key_value_{};
   size_t mask_ = 0;
   unsigned shift_ = 64;
 };

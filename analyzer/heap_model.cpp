@@ -45,19 +45,27 @@ uint64_t HeapModel::blocks_at_peak(const StackStats& stats) const {
   return stats.peak_epoch == peak_epoch_ ? stats.peak_count_snapshot : stats.live_count;
 }
 
-void HeapModel::weigh(Block& block, StackStats& stats) const {
-  if (sample_rate_ == 0 || block.size == 0) return;
-  double probability =
-      -std::expm1(-static_cast<double>(block.size) / static_cast<double>(sample_rate_));
-  if (!(probability > 0)) return;
-  double weight = 1.0 / probability;
-  block.weighted_bytes =
-      static_cast<uint64_t>(std::llround(static_cast<double>(block.size) * weight));
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "Block::seen_byte is the top byte");
+
+HeapModel::Weight HeapModel::weigh(uint64_t size, StackStats& stats) const {
+  Weight weight{size, 1};
+  if (sample_rate_ == 0 || size == 0) return weight;
+  double probability = -std::expm1(-static_cast<double>(size) / static_cast<double>(sample_rate_));
+  if (!(probability > 0)) return weight;
+  double factor = 1.0 / probability;
+  weight.bytes = static_cast<uint64_t>(std::llround(static_cast<double>(size) * factor));
   // Whole blocks, the fractions carried per stack so that the sum stays unbiased.
-  stats.count_carry += weight;
+  stats.count_carry += factor;
   double whole = std::floor(stats.count_carry);
   stats.count_carry -= whole;
-  block.weighted_count = static_cast<uint64_t>(whole);
+  weight.count = static_cast<uint64_t>(whole);
+  return weight;
+}
+
+HeapModel::Weight HeapModel::take_weight(uint64_t address, const Block& block) {
+  Weight weight{block.size, 1};
+  if (weights_.size() != 0) weights_.take(address, &weight);
+  return weight;
 }
 
 void HeapModel::add_live(uint64_t stack_id, uint64_t bytes, uint64_t count, uint64_t time_ns) {
@@ -122,22 +130,25 @@ void HeapModel::on_alloc(const Event& event) {
     ++totals_.replaced_blocks;
     if (old.size >= page_size_)
       end_custom_blocks(event.address, event.address + old.size, event.time_ns);
-    remove_live(old.stack_id, old.weighted_bytes, old.weighted_count);
-    ended(event.address, event.address + old.size, old.stack_id, old.seen);
+    Weight old_weight = take_weight(event.address, old);
+    remove_live(old.stack_id, old_weight.bytes, old_weight.count);
+    ended(event.address, event.address + old.size, old.stack_id, old.seen());
     if (old.size >= page_size_) large_blocks_.erase(event.address);
   }
   StackStats& stats = touch(event.stack_id);
-  Block block{event.size, event.stack_id, event.time_ns, 0, event.size, 1};
-  weigh(block, stats);
-  blocks_.insert(event.address, block);
+  Weight weight = weigh(event.size, stats);
+  blocks_.insert(event.address, Block{event.size, event.stack_id,
+                                      std::min<uint64_t>(event.time_ns, Block::kTimeMask)});
+  // Absent before: blocks_ did not hold the address (and weights_ holds only what it holds).
+  if (weight.bytes != event.size || weight.count != 1) weights_.insert(event.address, weight);
   if (event.size >= page_size_) large_blocks_[event.address] = event.address + event.size;
-  stats.alloc_count += block.weighted_count;
-  stats.alloc_bytes += block.weighted_bytes;
-  totals_.alloc_count += block.weighted_count;
-  totals_.alloc_bytes += block.weighted_bytes;
-  totals_.malloc_count += block.weighted_count;
-  totals_.malloc_bytes += block.weighted_bytes;
-  add_live(event.stack_id, block.weighted_bytes, block.weighted_count, event.time_ns);
+  stats.alloc_count += weight.count;
+  stats.alloc_bytes += weight.bytes;
+  totals_.alloc_count += weight.count;
+  totals_.alloc_bytes += weight.bytes;
+  totals_.malloc_count += weight.count;
+  totals_.malloc_bytes += weight.bytes;
+  add_live(event.stack_id, weight.bytes, weight.count, event.time_ns);
   last_alloc_of(event.thread_index) = {event.address, true};
 }
 
@@ -154,9 +165,10 @@ void HeapModel::on_free(const Event& event) {
   if (block.size >= page_size_) {
     end_custom_blocks(event.address, event.address + block.size, event.time_ns);
   }
-  totals_.free_count += block.weighted_count;
-  remove_live(block.stack_id, block.weighted_bytes, block.weighted_count);
-  ended(event.address, event.address + block.size, block.stack_id, block.seen);
+  Weight weight = take_weight(event.address, block);
+  totals_.free_count += weight.count;
+  remove_live(block.stack_id, weight.bytes, weight.count);
+  ended(event.address, event.address + block.size, block.stack_id, block.seen());
   if (block.size >= page_size_) large_blocks_.erase(event.address);
   // Temporary: freed by the thread that made it, with no allocation on that thread in between.
   // realloc's release of the old block is a move, not the end of a short life.
@@ -164,8 +176,8 @@ void HeapModel::on_free(const Event& event) {
   if (last.live && last.address == event.address) {
     last.live = false;
     if (event.function != DPROF_FN_REALLOC && event.function != DPROF_FN_REALLOCARRAY) {
-      stats_for(block.stack_id).temporary_count += block.weighted_count;
-      totals_.temporary_count += block.weighted_count;
+      stats_for(block.stack_id).temporary_count += weight.count;
+      totals_.temporary_count += weight.count;
     }
   }
 }
@@ -304,7 +316,8 @@ void HeapModel::live_blocks(std::vector<BlockView>& out) {
   out.reserve(blocks_.size() + mappings_.size());
   blocks_.for_each([&out](uint64_t start, Block& block) {
     if (block.size != 0)
-      out.push_back({start, start + block.size, block.stack_id, block.alloc_time_ns, &block.seen});
+      out.push_back(
+          {start, start + block.size, block.stack_id, block.alloc_time_ns(), block.seen_byte()});
   });
   for (auto& [start, mapping] : mappings_)
     out.push_back({start, mapping.end, mapping.stack_id, mapping.alloc_time_ns, &mapping.seen});
@@ -358,8 +371,8 @@ std::optional<BlockView> HeapModel::large_block_at(uint64_t address) {
   if (large != large_blocks_.begin() && std::prev(large)->second > address) {
     uint64_t start = std::prev(large)->first;
     if (Block* found = blocks_.find(start)) {
-      return BlockView{start, start + found->size, found->stack_id, found->alloc_time_ns,
-                       &found->seen};
+      return BlockView{start, start + found->size, found->stack_id, found->alloc_time_ns(),
+                       found->seen_byte()};
     }
   }
   return std::nullopt;
