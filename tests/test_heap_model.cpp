@@ -296,3 +296,32 @@ TEST(HeapModel, SampledBlocksStandForTheBlocksTheyRepresent) {
   model.apply(map(6, 0x40000000, 10 * kPage, 9));
   EXPECT_EQ(model.stacks().at(9).alloc_bytes, 10 * kPage);
 }
+
+TEST(HeapModel, ABlocksMonitorFlagsAndAllocationTimeShareAWordWithoutDisturbingEachOther) {
+  HeapModel heap;
+  std::vector<dprof::analyzer::EndedBlock> ended;
+  heap.set_ended_block_listener(
+      [&ended](const dprof::analyzer::EndedBlock& block) { ended.push_back(block); });
+  constexpr uint64_t kLatestTime = (uint64_t{1} << 56) - 1;
+  heap.apply(alloc(kLatestTime - 5, 0x1000, 32, 1));
+  heap.apply(alloc(UINT64_MAX, 0x2000, 32, 2));  // a crafted trace's time: saturates
+  std::vector<dprof::analyzer::BlockView> blocks;
+  heap.live_blocks(blocks);
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_EQ(blocks[0].alloc_time_ns, kLatestTime - 5);
+  EXPECT_EQ(blocks[1].alloc_time_ns, kLatestTime);
+  EXPECT_EQ(*blocks[0].seen, 0);
+  *blocks[0].seen |= dprof::analyzer::kBlockObserved | dprof::analyzer::kBlockTouched;
+  *blocks[1].seen |= dprof::analyzer::kBlockObserved;
+  heap.live_blocks(blocks);
+  EXPECT_EQ(blocks[0].alloc_time_ns, kLatestTime - 5);
+  EXPECT_EQ(blocks[1].alloc_time_ns, kLatestTime);
+  EXPECT_EQ(*blocks[0].seen, dprof::analyzer::kBlockObserved | dprof::analyzer::kBlockTouched);
+  heap.apply(release(UINT64_MAX, 0x1000));
+  heap.apply(release(UINT64_MAX, 0x2000));
+  ASSERT_EQ(ended.size(), 2u);
+  EXPECT_EQ(ended[0].seen, dprof::analyzer::kBlockObserved | dprof::analyzer::kBlockTouched);
+  EXPECT_EQ(ended[0].stack_id, 1u);
+  EXPECT_EQ(ended[1].seen, dprof::analyzer::kBlockObserved);
+  EXPECT_EQ(heap.totals().live_bytes, 0u);
+}
