@@ -232,7 +232,14 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
                    format_count(analysis.access_sample_reads) + " reads, " +
                    format_count(analysis.access_sample_writes) + " writes)";
       }
-      if (last.backend != first.backend) monitor += "; later " + last.backend + ": " + last.reason;
+      // Every change of backend or of how it watches, with its reason: a later retune must not
+      // hide why read sampling was switched off before it.
+      for (size_t i = 1; i < analysis.monitor_settings.size(); ++i) {
+        const MonitorSettingsInfo& before = analysis.monitor_settings[i - 1];
+        const MonitorSettingsInfo& now = analysis.monitor_settings[i];
+        if (now.backend != before.backend || now.reason != before.reason)
+          monitor += "; later " + now.backend + ": " + now.reason;
+      }
     } else {
       monitor += " (" + first.reason + ")";
     }

@@ -24,6 +24,7 @@ struct Collected : dprof::analyzer::TraceConsumer {
   std::vector<uint64_t> phase_starts;
   std::vector<RegionSnapshot> snapshots;
   std::string backend;
+  uint64_t highest_measured_cost_ppm = 0;
   uint64_t buffer_bytes = 0;
   void on_event(const Event& event) override {
     if (event.kind == EventKind::kMmap && event.size == buffer_bytes) {
@@ -38,6 +39,7 @@ struct Collected : dprof::analyzer::TraceConsumer {
   }
   void on_monitor_settings(const dprof::analyzer::MonitorSettingsInfo& settings) override {
     if (backend.empty()) backend = settings.backend;
+    highest_measured_cost_ppm = std::max(highest_measured_cost_ppm, settings.measured_overhead_ppm);
   }
 };
 
@@ -53,27 +55,53 @@ double frequency(const RegionSnapshot& snapshot, std::pair<uint64_t, uint64_t> b
   return weighted / static_cast<double>(buffer.second - buffer.first);
 }
 
-// Runs the generator with 4 buffers of 4 MiB, two phases of 1.5 s with a different hottest buffer
-// each, and judges the snapshots. The budget is lifted (--overhead 100%) so that the intervals
-// stay as asked: this is about what the regions say, not about what they cost.
+// Runs the generator with 4 buffers, two phases of 1.5 s with a different hottest buffer each,
+// and judges the snapshots. The budget is lifted (--overhead 100%) so that the intervals stay as
+// asked: this is about what the regions say, not about what they cost. Even so the cost must stay
+// well under a CPU on a loaded 2-CPU VM, where a fault takes 12-50 us: exact write tracking
+// faults once per written page per interval (buffers of 2 MiB when writing; 4 MiB written all
+// over cost up to 80% of a CPU), read sampling once per touched region per interval (at most 250
+// regions; 1000 cost as much). Reads keep 4 MiB buffers: in 2 MiB the lukewarm buffer's regions
+// were touched in nearly every interval, as often as the hot one's.
 // `required_backend` must appear in the trace's backend name, else the test is skipped.
 void expect_hottest_buffer_ranked_hottest(const std::string& mode, const std::string& backend,
                                           const std::string& required_backend) {
+  const uint64_t buffer_mib = mode == "write" ? 2 : 4;
   TempDir directory;
   std::string trace = directory.file("pattern.dprof");
-  CommandResult result = run_command({damon_prof_binary(), "-q", "-o", trace, "--backend", backend,
-                                      "--sampling", "10ms", "--aggregation", "100ms", "--overhead",
-                                      "100%", test_program("access_pattern"), "4", "4", "1500",
-                                      mode, "1,0,0.02,0", "0,0,0.02,1"});
+  CommandResult result = run_command({damon_prof_binary(),
+                                      "-q",
+                                      "-o",
+                                      trace,
+                                      "--backend",
+                                      backend,
+                                      "--sampling",
+                                      "10ms",
+                                      "--aggregation",
+                                      "100ms",
+                                      "--overhead",
+                                      "100%",
+                                      "--max-regions",
+                                      "250",
+                                      test_program("access_pattern"),
+                                      "4",
+                                      std::to_string(buffer_mib),
+                                      "1500",
+                                      mode,
+                                      "1,0,0.02,0",
+                                      "0,0,0.02,1"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   Collected collected;
-  collected.buffer_bytes = 4 * kMiB;
+  collected.buffer_bytes = buffer_mib * kMiB;
   dprof::analyzer::decode_trace(trace, collected);
   if (collected.backend.find(required_backend) == std::string::npos) {
     GTEST_SKIP() << "no " << required_backend << " backend on this kernel: " << collected.backend;
   }
   ASSERT_EQ(collected.buffers.size(), 4u);
   ASSERT_EQ(collected.phase_starts.size(), 2u);
+  // The second buffer the generator mapped has weight 0 in both phases: never touched after the
+  // fill.
+  const std::pair<uint64_t, uint64_t> untouched_buffer = collected.buffers[1];
   std::sort(collected.buffers.begin(), collected.buffers.end());
   // Buffers are judged by address order, not by the order the program mapped them in: the test
   // only needs each phase to have one clear hottest buffer, different between the phases.
@@ -105,13 +133,20 @@ void expect_hottest_buffer_ranked_hottest(const std::string& mode, const std::st
     }
   }
   for (const RegionSnapshot& snapshot : collected.snapshots) {
-    // Intervals as asked: the budget must not have stretched them (that would be a cost-model
-    // error: 100% of a CPU is far more than this monitor costs).
-    ASSERT_EQ(snapshot.sampling_ns, 10000000u);
-    ASSERT_EQ(snapshot.aggregation_ns, 100000000u);
+    // Intervals as asked, unless the monitor really went over the budget's target (80% of it):
+    // exact write tracking of a buffer written all over costs a fault (10-13 us on a VM) per page
+    // per interval, which on a loaded 2-CPU machine can come near a whole CPU. A retune ends the
+    // snapshot under way early; a stretch doubles both intervals.
+    if (snapshot.sampling_ns == 10000000u && snapshot.aggregation_ns == 100000000u) continue;
+    ASSERT_GT(collected.highest_measured_cost_ppm, 800000u)
+        << "intervals changed without the cost going over the budget: " << snapshot.sampling_ns
+        << " ns sampling, " << snapshot.aggregation_ns << " ns aggregation";
+    ASSERT_EQ(snapshot.sampling_ns % 10000000u, 0u);
+    ASSERT_LE(snapshot.aggregation_ns, snapshot.sampling_ns * 10);
   }
-  ASSERT_GE(judged[0], 5);
-  ASSERT_GE(judged[1], 5);
+  // Twelve snapshots per phase at the intervals asked; fewer where the cost stretched them.
+  ASSERT_GE(judged[0], 3) << explanation;
+  ASSERT_GE(judged[1], 3) << explanation;
   // The buffer most often hottest in each phase must be hottest in >= 90% of its intervals, and
   // the two phases must have different hottest buffers.
   size_t winner[2];
@@ -126,28 +161,22 @@ void expect_hottest_buffer_ranked_hottest(const std::string& mode, const std::st
         << explanation;
   }
   EXPECT_NE(winner[0], winner[1]);
-  // The buffer never touched after the fill: the non-winner with the least access. Every
-  // monitoring region lying inside it must report no access at all (regions straddling its edge
-  // share a neighbour's accesses and are not judged).
-  size_t untouched = 4;
-  double least = 1e300;
-  for (size_t b = 0; b < 4; ++b) {
-    if (b == winner[0] || b == winner[1]) continue;
-    double total = 0;
-    for (const RegionSnapshot& snapshot : collected.snapshots)
-      total += frequency(snapshot, collected.buffers[b]);
-    if (total < least) {
-      least = total;
-      untouched = b;
-    }
-  }
-  ASSERT_NE(untouched, 4u);
+  // The buffer never touched after the fill: every monitoring region lying inside it must report
+  // no access at all (regions straddling its edge share a neighbour's accesses and are not
+  // judged). Judged after the warm-up: on a loaded machine the monitor may register the buffers,
+  // and find the generator's fill, a while after the first phase began. (It used to be picked as
+  // the non-winner with the least access, but a region straddling its edge with the hot buffer
+  // could give it more than the lukewarm one.)
+  auto after_warm_up = [&](const RegionSnapshot& snapshot) {
+    return snapshot.time_ns - snapshot.aggregation_ns > collected.phase_starts[0] + warm_up;
+  };
+  EXPECT_NE(untouched_buffer, collected.buffers[winner[0]]);
+  EXPECT_NE(untouched_buffer, collected.buffers[winner[1]]);
   int inside_regions = 0;
   for (const RegionSnapshot& snapshot : collected.snapshots) {
-    if (snapshot.time_ns - snapshot.aggregation_ns <= collected.phase_starts[0]) continue;
+    if (!after_warm_up(snapshot)) continue;
     for (const auto& region : snapshot.regions) {
-      if (region.start < collected.buffers[untouched].first ||
-          region.end > collected.buffers[untouched].second) {
+      if (region.start < untouched_buffer.first || region.end > untouched_buffer.second) {
         continue;
       }
       ++inside_regions;

@@ -18,6 +18,7 @@ struct Monitored : dprof::analyzer::TraceConsumer {
   std::string backend;
   std::string last_backend;
   std::string last_reason;
+  std::string reasons;  // every record's, in order: a later retune may have its own
   int snapshots = 0;
   int access_samples = 0;
   void on_access_sample(const dprof::analyzer::AccessSample&) override { ++access_samples; }
@@ -25,6 +26,7 @@ struct Monitored : dprof::analyzer::TraceConsumer {
     if (backend.empty()) backend = settings.backend;
     last_backend = settings.backend;
     last_reason = settings.reason;
+    reasons += settings.reason + "\n";
   }
   void on_region_snapshot(const dprof::analyzer::RegionSnapshot&) override { ++snapshots; }
 };
@@ -75,8 +77,7 @@ TEST(SafetyStress, AsynchronousIoStopsReadSampling) {
     GTEST_SKIP() << "no read sampling on this kernel: " << monitored.backend;
   }
   EXPECT_EQ(monitored.last_backend.find("mprotect"), std::string::npos) << monitored.last_backend;
-  EXPECT_NE(monitored.last_reason.find("asynchronous I/O"), std::string::npos)
-      << monitored.last_reason;
+  EXPECT_NE(monitored.reasons.find("asynchronous I/O"), std::string::npos) << monitored.reasons;
 }
 
 // A SIGSEGV handler installed with the raw system call, where no hook sees it: the runtime notices
@@ -96,6 +97,10 @@ TEST(SafetyStress, SigsegvHandlerInstalledBehindTheRuntimesBackStopsReadSampling
     GTEST_SKIP() << "no read sampling on this kernel: " << monitored.backend;
   }
   EXPECT_EQ(monitored.last_backend.find("mprotect"), std::string::npos) << monitored.last_backend;
-  EXPECT_NE(monitored.last_reason.find("SIGSEGV handler was replaced"), std::string::npos)
-      << monitored.last_reason;
+  EXPECT_NE(monitored.reasons.find("SIGSEGV handler was replaced"), std::string::npos)
+      << monitored.reasons;
+  // The report says so too, whatever the tuner changed afterwards.
+  CommandResult report = run_command({damon_prof_binary(), "report", trace});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_NE(report.out.find("SIGSEGV handler was replaced"), std::string::npos) << report.out;
 }

@@ -61,9 +61,11 @@ class UffdWp : public ::testing::Test {
 
 TEST_F(UffdWp, FindsExactlyThePagesWrittenSinceTheLastCheck) {
   // The pages written before the range was registered count once, at the first check: a block
-  // filled before the monitor saw it was touched.
+  // filled before the monitor saw it was touched. They cost the program no fault: the cost model
+  // must not charge them.
   backend_.check_accesses(core_->regions(), core_->count());
   EXPECT_EQ(backend_.last_written_pages(), kPages);
+  EXPECT_EQ(backend_.last_write_faults(), 0u);
   backend_.check_accesses(core_->regions(), core_->count());
   EXPECT_EQ(backend_.last_written_pages(), 0u);
   core_->reset_and_split();  // a new aggregation interval: the regions' counts start again
@@ -72,6 +74,7 @@ TEST_F(UffdWp, FindsExactlyThePagesWrittenSinceTheLastCheck) {
   (void)sink;
   backend_.check_accesses(core_->regions(), core_->count());
   EXPECT_EQ(backend_.last_written_pages(), 4u);
+  EXPECT_EQ(backend_.last_write_faults(), 4u);  // each page faulted on its first write
   EXPECT_EQ(written_in_regions(), 4u);
   // Protected again by the scan: nothing new until the next write.
   backend_.check_accesses(core_->regions(), core_->count());
@@ -166,6 +169,7 @@ TEST_F(UffdWp, SampledModeWatchesOnePagePerRegionAndLeavesNothingProtected) {
   EXPECT_EQ(core_->regions()[0].nr_accesses, 1u);
   EXPECT_EQ(core_->regions()[1].nr_accesses, 0u);
   EXPECT_EQ(backend_.last_written_pages(), 1u);
+  EXPECT_EQ(backend_.last_write_faults(), 1u);
   EXPECT_EQ(protected_pages(range_.start, range_.end), 0u);  // no protection outlives its interval
   // Back to exact mode: everything protected again.
   backend_.set_sampled(false);

@@ -331,7 +331,7 @@ void* monitor_main(void*) {
     sleep_until(sys::monotonic_ns() + g_monitor.sampling_ns);
     if (g_monitor.uffd != nullptr) {
       g_monitor.uffd->check_accesses(core.regions(), core.count());
-      write_faults += g_monitor.uffd->last_written_pages();
+      write_faults += g_monitor.uffd->last_write_faults();
     }
     if (g_monitor.reads != nullptr) {
       // Always, even when stopping: no page stays protected past its interval.

@@ -137,7 +137,8 @@ void UffdWpBackend::check_sampled_pages(Region* regions, size_t count) {
       region.sample_hit = 1;
       region.written_recently = 1;
       ++region.write_samples;
-      ++last_written_pages_;  // one fault taken (written_pages is exact mode's figure)
+      ++last_written_pages_;
+      ++last_write_faults_;  // (written_pages is exact mode's figure: regions keep none here)
     } else {
       protect(region.sampling_address, kPage, false);
     }
@@ -178,12 +179,14 @@ void UffdWpBackend::update_targets(const AddressRange* ranges, size_t count) {
 }
 
 void UffdWpBackend::attribute(const page_region* spans, size_t span_count, Region* regions,
-                              size_t count) {
+                              size_t count, bool faulted) {
   // Both lists are sorted by address: walk them together.
   size_t r = 0;
   for (size_t s = 0; s < span_count; ++s) {
     const page_region& span = spans[s];
-    last_written_pages_ += (span.end - span.start) / kPage;
+    uint64_t pages = (span.end - span.start) / kPage;
+    last_written_pages_ += pages;
+    if (faulted) last_write_faults_ += pages;
     while (r < count && regions[r].end <= span.start) ++r;
     for (size_t k = r; k < count && regions[k].start < span.end; ++k) {
       Region& region = regions[k];
@@ -202,10 +205,11 @@ void UffdWpBackend::attribute(const page_region* spans, size_t span_count, Regio
 
 void UffdWpBackend::check_accesses(Region* regions, size_t count) {
   last_written_pages_ = 0;
+  last_write_faults_ = 0;
   for (size_t i = 0; i < count; ++i) regions[i].written_recently = 0;
   if (pagemap_ < 0) return;
   if (pending_count_ > 0) {
-    attribute(pending_, pending_count_, regions, count);
+    attribute(pending_, pending_count_, regions, count, false);
     pending_count_ = 0;
   }
   if (sampled_) {
@@ -227,7 +231,7 @@ void UffdWpBackend::check_accesses(Region* regions, size_t count) {
       scan.return_mask = PAGE_IS_WRITTEN;
       long found = ioctl(pagemap_, PAGEMAP_SCAN, &scan);
       if (found < 0) break;  // unmapped meanwhile, or not registered: skip the rest
-      attribute(spans_, static_cast<size_t>(found), regions, count);
+      attribute(spans_, static_cast<size_t>(found), regions, count, true);
       if (scan.walk_end <= start) break;
       start = scan.walk_end;
     }

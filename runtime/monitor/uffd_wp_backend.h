@@ -44,12 +44,21 @@ class UffdWpBackend final : public AccessBackend {
 
   // Pages the last check found written, over all registered memory.
   uint64_t last_written_pages() const { return last_written_pages_; }
+  // Write faults the program took on protected pages since the check before: the written pages
+  // less those already populated when their range was registered (written before the monitor
+  // watched, they never faulted). The cost model charges these, not the written pages: a buffer
+  // of thousands of pages filled before its first check cost no fault, yet was once charged as
+  // if it had, and pushed a monitor with a generous budget into stretching its intervals.
+  uint64_t last_write_faults() const { return last_write_faults_; }
 
  private:
   bool register_range(const AddressRange& range);
   bool protect(uint64_t start, uint64_t length, bool on);
   void check_sampled_pages(Region* regions, size_t count);
-  void attribute(const page_region* spans, size_t span_count, Region* regions, size_t count);
+  // Counts `spans` (written pages) into the regions they overlap; `faulted`: the program took a
+  // write fault on each.
+  void attribute(const page_region* spans, size_t span_count, Region* regions, size_t count,
+                 bool faulted);
 
   int uffd_ = -1;
   int pagemap_ = -1;
@@ -66,6 +75,7 @@ class UffdWpBackend final : public AccessBackend {
   // Records the populated pages of `range` in pending_ (before it is protected).
   void remember_populated(const AddressRange& range);
   uint64_t last_written_pages_ = 0;
+  uint64_t last_write_faults_ = 0;
   bool sampled_ = false;
 };
 
