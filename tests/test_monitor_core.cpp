@@ -203,6 +203,26 @@ TEST(MonitorCore, MergesDownToTheMaximum) {
   expect_well_formed(core, whole);
 }
 
+TEST(MonitorCore, ALowerLimitMergesAtOnce) {
+  // The tuner cuts the regions to cut its cost now, not at the end of the aggregation interval.
+  CoreSettings settings;
+  settings.min_nr_regions = 1;
+  settings.max_nr_regions = 64;
+  MonitorCore core(settings, 7);
+  std::vector<AddressRange> targets;
+  for (uint64_t i = 0; i < 32; ++i) targets.push_back({kBase + i * kPage, kBase + (i + 1) * kPage});
+  core.set_targets(targets.data(), targets.size());
+  ASSERT_EQ(core.count(), 32u);
+  for (size_t i = 0; i < 32; ++i) core.regions()[i].nr_accesses = static_cast<uint32_t>(i % 4);
+  core.set_region_limits(1, 8);
+  EXPECT_LE(core.count(), 8u);
+  std::vector<AddressRange> whole = {{kBase, kBase + 32 * kPage}};
+  expect_well_formed(core, whole);
+  for (size_t i = 0; i < core.count(); ++i) EXPECT_EQ(core.regions()[i].age, 0u);  // not aged
+  core.set_region_limits(1, 64);  // a higher one changes nothing until the next split
+  EXPECT_LE(core.count(), 8u);
+}
+
 TEST(MonitorCore, SameSeedSameRegions) {
   CoreSettings settings;
   std::vector<AddressRange> targets = {{kBase, kBase + 4096 * kPage}};

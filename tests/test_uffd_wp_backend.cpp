@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -119,10 +120,62 @@ TEST_F(UffdWp, NewMemoryIsPickedUpByUpdateTargets) {
   if (ranges[1].start < ranges[0].start) std::swap(ranges[0], ranges[1]);
   backend_.update_targets(ranges, 2);
   core_->set_targets(ranges, 2);
-  more[kPage] = 1;  // never touched before: protected while unpopulated
+  more[kPage] = 1;  // never touched before: populated by this write
   backend_.check_accesses(core_->regions(), core_->count());
   EXPECT_EQ(backend_.last_written_pages(), 1u);
+  EXPECT_EQ(backend_.last_write_faults(), 0u);  // a fault the program takes anyway
   munmap(more, 8 * kPage);
+}
+
+namespace {
+
+long minor_faults_of_this_thread() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_minflt;
+}
+
+}  // namespace
+
+TEST_F(UffdWp, FirstWritesToNewPagesFaultOnceAndAreNotCharged) {
+  backend_.check_accesses(core_->regions(), core_->count());  // the writes made before watching
+  constexpr size_t kNew = 32;
+  char* fresh = static_cast<char*>(
+      mmap(nullptr, kNew * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(fresh, MAP_FAILED);
+  AddressRange ranges[2] = {
+      range_,
+      {reinterpret_cast<uint64_t>(fresh), reinterpret_cast<uint64_t>(fresh) + kNew * kPage}};
+  if (ranges[1].start < ranges[0].start) std::swap(ranges[0], ranges[1]);
+  backend_.update_targets(ranges, 2);
+  core_->set_targets(ranges, 2);
+  // Unpopulated pages are not protected: each first write populates its page, one fault, as
+  // without the monitor (protecting them made it two: populate write-protected, then unprotect).
+  long before = minor_faults_of_this_thread();
+  for (size_t page = 0; page < kNew; ++page) fresh[page * kPage] = 1;
+  long faults = minor_faults_of_this_thread() - before;
+  EXPECT_GE(faults, static_cast<long>(kNew));
+  EXPECT_LT(faults, static_cast<long>(2 * kNew));
+  backend_.check_accesses(core_->regions(), core_->count());
+  EXPECT_EQ(backend_.last_written_pages(), kNew);
+  EXPECT_EQ(backend_.last_write_faults(), 0u);
+  // Protected by that check: writing them again is a write fault on each, and charged.
+  for (size_t page = 0; page < kNew; ++page) fresh[page * kPage] = 2;
+  backend_.check_accesses(core_->regions(), core_->count());
+  EXPECT_EQ(backend_.last_written_pages(), kNew);
+  EXPECT_EQ(backend_.last_write_faults(), kNew);
+  munmap(fresh, kNew * kPage);
+}
+
+TEST_F(UffdWp, MemoryGivenBackIsNotTakenForWritten) {
+  backend_.check_accesses(core_->regions(), core_->count());  // the writes made before watching
+  // What free() does with a large block: the pages go, the mapping stays.
+  ASSERT_EQ(madvise(memory_, kPages * kPage, MADV_DONTNEED), 0);
+  backend_.check_accesses(core_->regions(), core_->count());
+  EXPECT_EQ(backend_.last_written_pages(), 0u);
+  memory_[2 * kPage] = 1;
+  backend_.check_accesses(core_->regions(), core_->count());
+  EXPECT_EQ(backend_.last_written_pages(), 1u);
 }
 
 namespace {
@@ -171,7 +224,9 @@ TEST_F(UffdWp, SampledModeWatchesOnePagePerRegionAndLeavesNothingProtected) {
   EXPECT_EQ(backend_.last_written_pages(), 1u);
   EXPECT_EQ(backend_.last_write_faults(), 1u);
   EXPECT_EQ(protected_pages(range_.start, range_.end), 0u);  // no protection outlives its interval
-  // Back to exact mode: everything protected again.
+  // Back to exact mode: every populated page protected again, and written only when written.
   backend_.set_sampled(false);
   EXPECT_EQ(protected_pages(range_.start, range_.end), kPages);
+  backend_.check_accesses(core_->regions(), core_->count());
+  EXPECT_EQ(backend_.last_written_pages(), 0u);
 }

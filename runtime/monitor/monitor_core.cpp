@@ -46,6 +46,9 @@ void MonitorCore::set_region_limits(uint32_t min_nr_regions, uint32_t max_nr_reg
   settings_.min_nr_regions = min_nr_regions < 1 ? 1 : min_nr_regions;
   settings_.max_nr_regions =
       max_nr_regions < settings_.min_nr_regions ? settings_.min_nr_regions : max_nr_regions;
+  // A lower limit takes effect at once (the kernel waits for the next merge): the tuner lowers
+  // it to cut its cost now, and measures the effect in its next window.
+  if (count_ > settings_.max_nr_regions) merge_down_to_limit(max_nr_accesses() / 10);
 }
 
 bool MonitorCore::reserve(size_t capacity) {
@@ -86,6 +89,7 @@ void MonitorCore::count_sample_hits() {
     Region& region = regions_[i];
     if (region.sample_hit != 0) ++region.nr_accesses;
     region.sample_hit = 0;
+    region.read_sampled = 0;  // the interval is over: a backend that samples again says so
   }
 }
 
@@ -186,6 +190,10 @@ void MonitorCore::merge_regions() {
       ++region.age;
     }
   }
+  merge_down_to_limit(threshold);
+}
+
+void MonitorCore::merge_down_to_limit(uint32_t threshold) {
   uint64_t size_limit = total_bytes() / settings_.min_nr_regions;
   if (size_limit < settings_.min_region_bytes) size_limit = settings_.min_region_bytes;
   // As the kernel: merge with a growing threshold until there are at most max_nr_regions, up to

@@ -78,6 +78,8 @@ class MonitorCore {
  private:
   bool reserve(size_t capacity);
   void merge_pass(uint32_t threshold, uint64_t size_limit);
+  // Merges neighbours, from `threshold` up, until there are at most max_nr_regions.
+  void merge_down_to_limit(uint32_t threshold);
   void split_evenly_to_minimum();
 
   CoreSettings settings_;

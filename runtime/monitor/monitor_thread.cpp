@@ -40,6 +40,9 @@ constexpr uint64_t kExactModeStretchLimit = 8;
 // go into the trace at least this often even when unchanged, with the cost measured.
 constexpr uint64_t kShortestCostWindow = 40000000ull;        // 40 ms
 constexpr uint64_t kSettingsRecordInterval = 1000000000ull;  // 1 s
+// A cost window ends early, after two sampling intervals, when its cost is already this many
+// times the target.
+constexpr uint64_t kEarlyTuneOvershoot = 4;
 // Exact write tracking starts only for targets up to this size; larger ones start sampled.
 constexpr uint64_t kExactModeLargestStart = 256ull << 20;
 
@@ -229,51 +232,112 @@ uint64_t cost_window() {
   return window < g_monitor.aggregation_ns ? window : g_monitor.aggregation_ns;
 }
 
+// The monitor's cost over `wall_ns`, in millionths of a CPU: its thread's CPU time plus the
+// faults the program took because of it.
+uint32_t cost_ppm(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t wall_ns) {
+  if (wall_ns == 0) return 0;
+  uint64_t cost_ns =
+      cpu_ns + write_faults * g_monitor.fault_cost_ns + read_faults * g_monitor.read_fault_cost_ns;
+  uint64_t ppm = cost_ns * 1000000ull / wall_ns;
+  return ppm > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(ppm);
+}
+
+// What the tuner aims at: a little under the budget, since the cost of one window is noisy and
+// the tuner only reacts after a window over its target.
+uint32_t target_ppm() {
+  return g_monitor.settings.overhead_budget_ppm / 10 * 8;
+}
+
+// Cost falls about in proportion to the interval: stretches it by the overshoot of `cost_ppm`
+// over `budget` (at most 8x at a time, in powers of two so that the way back halves exactly, and
+// never past kMaxSamplingNs). Returns whether it did.
+bool stretch_intervals(uint64_t cost_ppm, uint64_t budget) {
+  if (2 * g_monitor.sampling_ns > kMaxSamplingNs) return false;
+  uint64_t factor = 2;
+  while (factor < 8 && cost_ppm > budget * factor &&
+         2 * factor * g_monitor.sampling_ns <= kMaxSamplingNs) {
+    factor *= 2;
+  }
+  g_monitor.sampling_ns *= factor;
+  g_monitor.aggregation_ns *= factor;
+  return true;
+}
+
+// Sampled mode's regions and intervals, predicted from what checking one region costs (one
+// protected page, its fault, its release: measured at start), so that sampling starts within the
+// budget rather than finding it over several windows at many times the budget: as many regions
+// as the budget affords at the configured intervals, but at least twice the minimum, with the
+// intervals stretched as far as those need.
+void choose_sampled_settings() {
+  const MonitorSettings& settings = g_monitor.settings;
+  // Twice the measured round trip: the releases of untouched pages, the write-protection of the
+  // regions read sampling cannot watch and the interval's fixed work (measured: 2-3 times).
+  uint64_t per_region_ns = 2 * (g_monitor.read_fault_cost_ns != 0 ? g_monitor.read_fault_cost_ns
+                                                                  : 2 * g_monitor.fault_cost_ns);
+  if (per_region_ns == 0) per_region_ns = 1;
+  uint64_t target = target_ppm();
+  uint64_t affordable = target * settings.sampling_ns / (per_region_ns * 1000000ull);
+  uint64_t floor = 2ull * settings.min_regions;
+  uint64_t regions = affordable < floor ? floor : affordable;
+  if (regions > settings.max_regions) regions = settings.max_regions;
+  g_monitor.sampling_ns = settings.sampling_ns;
+  g_monitor.aggregation_ns = settings.aggregation_ns;
+  while (regions * per_region_ns * 1000000ull / g_monitor.sampling_ns > target &&
+         2 * g_monitor.sampling_ns <= kMaxSamplingNs) {
+    g_monitor.sampling_ns *= 2;
+    g_monitor.aggregation_ns *= 2;
+  }
+  g_monitor.max_regions = static_cast<uint32_t>(regions);
+  g_monitor.core->set_region_limits(settings.min_regions, g_monitor.max_regions);
+}
+
 // Keeps the monitor's cost (its CPU time plus the write faults it causes) within the budget:
 // stretch the intervals when over, shrink them back towards the configured ones when well under.
 // Returns whether anything changed.
 bool tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t wall_ns) {
   if (wall_ns == 0) return false;
-  uint64_t cost_ns =
-      cpu_ns + write_faults * g_monitor.fault_cost_ns + read_faults * g_monitor.read_fault_cost_ns;
-  g_monitor.measured_ppm = static_cast<uint32_t>(cost_ns * 1000000ull / wall_ns);
-  // Aim a little under the budget: the cost of one interval is noisy, and the tuner only reacts
-  // after an interval over its target.
-  uint32_t budget = g_monitor.settings.overhead_budget_ppm / 10 * 8;
+  g_monitor.measured_ppm = cost_ppm(cpu_ns, write_faults, read_faults, wall_ns);
+  uint32_t budget = target_ppm();
   bool changed = false;
-  if (g_monitor.measured_ppm > budget && uffd_exact() &&
-      g_monitor.sampling_ns >= kExactModeStretchLimit * g_monitor.settings.sampling_ns) {
-    // Exact tracking stays over budget even with intervals this stretched: the program writes
-    // too much memory too often. Sample one page per region instead, whose cost does not grow
-    // with memory, and start again from the configured intervals. (Keeping the stretched ones
-    // avoids a few windows over budget, but then a generous budget never got fine intervals
-    // back: the way back needs a cost under a quarter of the budget.)
+  uint64_t stretch_limit_ns = kExactModeStretchLimit * g_monitor.settings.sampling_ns;
+  // What exact tracking would cost with its intervals stretched as far as they may go: at best
+  // the cost falls in proportion (a page written every interval faults once per interval), and a
+  // page written seldom costs its fault whatever the interval.
+  uint64_t cost_at_stretch_limit =
+      static_cast<uint64_t>(g_monitor.measured_ppm) * g_monitor.sampling_ns / stretch_limit_ns;
+  // The regions sampling would cut from: those there are (max_regions may be far above them).
+  uint32_t regions_now = g_monitor.core->count() < g_monitor.max_regions
+                             ? static_cast<uint32_t>(g_monitor.core->count())
+                             : g_monitor.max_regions;
+  uint32_t regions_floor = 2 * g_monitor.settings.min_regions;
+  if (g_monitor.measured_ppm > budget && uffd_exact() && cost_at_stretch_limit > budget) {
+    // Exact tracking would stay over budget even with intervals stretched to the limit: the
+    // program writes too much memory too often. Sample one page per region instead, whose cost
+    // does not grow with memory, at once (stretching step by step first cost a busy program
+    // several windows at many times the budget), with settings predicted to fit the budget.
     g_monitor.uffd->set_sampled(true);
-    g_monitor.sampling_ns = g_monitor.settings.sampling_ns;
-    g_monitor.aggregation_ns = g_monitor.settings.aggregation_ns;
+    choose_sampled_settings();
     g_monitor.reason = "sampling one page per region: exact write tracking stayed over the budget";
     changed = true;
-  } else if (g_monitor.measured_ppm > budget && !uffd_exact() &&
-             g_monitor.max_regions > 2 * g_monitor.settings.min_regions) {
+  } else if (g_monitor.measured_ppm > budget && !uffd_exact() && regions_now > regions_floor) {
     // Sampling costs a few system calls per region (and, for reads, a fault each time a sampled
     // page is touched), each a TLB shootdown while the program runs on other CPUs: fewer regions
-    // first, in proportion to the overshoot (at least halved), longer intervals after.
-    uint64_t proportional = static_cast<uint64_t>(g_monitor.max_regions) * budget * 4 /
+    // first, in proportion to the overshoot (at least halved), from the regions there are (a
+    // limit far above them changed nothing). What the cut cannot take off (at most twice the
+    // minimum regions are kept) comes off the intervals in the same step: one window more at
+    // many times the budget costs a short program more than the coarser intervals do.
+    uint64_t proportional = static_cast<uint64_t>(regions_now) * budget * 4 /
                             (static_cast<uint64_t>(g_monitor.measured_ppm) * 5);
-    uint32_t floor = 2 * g_monitor.settings.min_regions;
-    uint32_t halved = g_monitor.max_regions / 2;
+    uint32_t halved = regions_now / 2;
     uint32_t next = proportional < halved ? static_cast<uint32_t>(proportional) : halved;
-    g_monitor.max_regions = next < floor ? floor : next;
+    g_monitor.max_regions = next < regions_floor ? regions_floor : next;
     g_monitor.core->set_region_limits(g_monitor.settings.min_regions, g_monitor.max_regions);
+    uint64_t left =
+        static_cast<uint64_t>(g_monitor.measured_ppm) * g_monitor.max_regions / regions_now;
+    if (left > budget) stretch_intervals(left, budget);
     changed = true;
-  } else if (g_monitor.measured_ppm > budget && g_monitor.sampling_ns < kMaxSamplingNs) {
-    // Cost falls about in proportion to the interval: stretch by the overshoot (at most 8x at a
-    // time, in powers of two so that the way back halves exactly).
-    uint64_t factor = 2;
-    while (factor < 8 && g_monitor.measured_ppm > budget * factor) factor *= 2;
-    g_monitor.sampling_ns *= factor;
-    g_monitor.aggregation_ns *= factor;
-    changed = true;
+  } else if (g_monitor.measured_ppm > budget) {
+    changed = stretch_intervals(g_monitor.measured_ppm, budget);
   } else if (g_monitor.measured_ppm < budget / 4) {
     // Well within budget: give back what was taken, intervals first.
     if (g_monitor.sampling_ns > g_monitor.settings.sampling_ns) {
@@ -307,6 +371,7 @@ void* monitor_main(void*) {
     // Exact write tracking walks and re-protects all of it every sampling interval: with this
     // much memory the first intervals alone would cost far more than the budget.
     g_monitor.uffd->set_sampled(true);
+    choose_sampled_settings();
     g_monitor.reason = "sampling one page per region: too much memory for exact write tracking";
     write_settings_record();
   }
@@ -323,11 +388,12 @@ void* monitor_main(void*) {
     MonitorCore& core = *g_monitor.core;
     check_read_sampling_still_safe();
     core.choose_sampling_addresses();
-    if (g_monitor.uffd != nullptr)
-      g_monitor.uffd->prepare_access_checks(core.regions(), core.count());
+    // Reads first: sampled write-protection leaves out the regions read sampling watches.
     if (g_monitor.reads != nullptr) {
       g_monitor.reads->prepare_access_checks(core.regions(), core.count());
     }
+    if (g_monitor.uffd != nullptr)
+      g_monitor.uffd->prepare_access_checks(core.regions(), core.count());
     sleep_until(sys::monotonic_ns() + g_monitor.sampling_ns);
     if (g_monitor.uffd != nullptr) {
       g_monitor.uffd->check_accesses(core.regions(), core.count());
@@ -348,7 +414,15 @@ void* monitor_main(void*) {
       core.reset_and_split();
       aggregation_start = now;
     }
-    if (now - cost_window_start >= cost_window()) {
+    uint64_t window_elapsed = now - cost_window_start;
+    bool window_over = window_elapsed >= cost_window();
+    if (!window_over && window_elapsed >= 2 * g_monitor.sampling_ns) {
+      // Far over the budget already: act now rather than at the end of the window (exact write
+      // tracking of a busy program costs many times the budget until the tuner reacts).
+      window_over = cost_ppm(thread_cpu_ns() - cpu_at_start, write_faults, read_faults,
+                             window_elapsed) > kEarlyTuneOvershoot * target_ppm();
+    }
+    if (window_over) {
       uint64_t cpu = thread_cpu_ns();
       uint64_t sampling_before = g_monitor.sampling_ns;
       bool exact_before = uffd_exact();

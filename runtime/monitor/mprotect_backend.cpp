@@ -66,9 +66,12 @@ void MprotectBackend::prepare_access_checks(Region* regions, size_t count) {
   if (!open_) return;
   page_guard::begin_sampling();
   for (size_t i = 0; i < count; ++i) {
+    regions[i].read_sampled = 0;
     if (write_silence_ && regions[i].written_recently != 0) continue;
     uint64_t page = pick_page(regions[i]);
-    if (page != 0) page_guard::protect(page, static_cast<uint32_t>(i));
+    if (page != 0 && page_guard::protect(page, static_cast<uint32_t>(i))) {
+      regions[i].read_sampled = 1;
+    }
   }
 }
 
@@ -108,7 +111,7 @@ void MprotectBackend::disarm() {
 }
 
 uint64_t MprotectBackend::measure_fault_cost_ns() {
-  constexpr int kTrials = 16;
+  constexpr int kTrials = 6;
   void* scratch = sys::map_anonymous(kPage);
   if (scratch == nullptr) return 20000;
   auto page = reinterpret_cast<uint64_t>(scratch);

@@ -31,6 +31,9 @@ struct Region {
   // uffd-wp saw a write in the region in the last sampling interval: it is hot by definition, and
   // the mprotect backend leaves it alone (write-silence: fewer faults, no lock words).
   uint32_t written_recently;
+  // The mprotect backend watches this region's sampled page in the current sampling interval:
+  // it sees writes there too, so sampled write-protection leaves the region alone.
+  uint32_t read_sampled;
 
   uint64_t size() const { return end - start; }
 };

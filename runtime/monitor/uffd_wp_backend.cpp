@@ -78,9 +78,14 @@ bool UffdWpBackend::register_range(const AddressRange& range) {
   registration.range.len = range.end - range.start;
   registration.mode = UFFDIO_REGISTER_MODE_WP;
   if (ioctl(uffd_, UFFDIO_REGISTER, &registration) != 0) return false;
-  remember_populated(range);
-  // Sampled mode protects only the sampled pages, at each sampling interval.
-  return sampled_ || protect(range.start, range.end - range.start, true);
+  // Nothing is protected here. Exact mode's next check reports the pages already populated as
+  // written (they were, before the monitor could watch) and protects them; pages populated later
+  // are found the same way. Protecting the whole range now would also mark its unpopulated pages
+  // (WP_UNPOPULATED), and the program's first write to each would then fault twice: once to
+  // populate it, write-protected, and once more to lift the protection.
+  // Sampled mode protects only the sampled pages, so it notes the populated pages instead.
+  if (sampled_) remember_populated(range);
+  return true;
 }
 
 void UffdWpBackend::remember_populated(const AddressRange& range) {
@@ -107,15 +112,29 @@ void UffdWpBackend::remember_populated(const AddressRange& range) {
 void UffdWpBackend::set_sampled(bool sampled) {
   if (sampled == sampled_) return;
   sampled_ = sampled;
-  for (size_t i = 0; i < registered_count_; ++i) {
-    // Leaving exact mode: nothing stays protected. Entering it: everything is.
-    protect(registered_[i].start, registered_[i].end - registered_[i].start, !sampled);
+  if (sampled) {
+    // Leaving exact mode: nothing stays protected.
+    for (size_t i = 0; i < registered_count_; ++i) {
+      protect(registered_[i].start, registered_[i].end - registered_[i].start, false);
+    }
+    protected_.clear();
+  } else {
+    // Entering it: every populated page is protected now (and counts as written only when it
+    // is written again).
+    for (size_t i = 0; i < registered_count_; ++i) {
+      scan_written(registered_[i].start, registered_[i].end, nullptr, 0);
+    }
   }
 }
 
 void UffdWpBackend::prepare_access_checks(Region* regions, size_t count) {
   if (!sampled_ || uffd_ < 0) return;
-  for (size_t i = 0; i < count; ++i) protect(regions[i].sampling_address, kPage, true);
+  for (size_t i = 0; i < count; ++i) {
+    // A region whose page the mprotect backend watches needs no second watcher: its fault says
+    // whether the access wrote. (Each protection costs a TLB shootdown, and each check a system
+    // call: on a virtual machine, tens of microseconds per region per interval.)
+    if (regions[i].read_sampled == 0) protect(regions[i].sampling_address, kPage, true);
+  }
 }
 
 // Sampled mode: was each region's sampled page written since it was protected? Then the page is
@@ -124,13 +143,16 @@ void UffdWpBackend::prepare_access_checks(Region* regions, size_t count) {
 void UffdWpBackend::check_sampled_pages(Region* regions, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     Region& region = regions[i];
+    if (region.read_sampled != 0) continue;  // not protected in this interval
     pm_scan_arg scan{};
     scan.size = sizeof(scan);
     scan.start = region.sampling_address;
     scan.end = region.sampling_address + kPage;
     scan.vec = reinterpret_cast<uint64_t>(spans_);
     scan.vec_len = 1;
-    scan.category_mask = PAGE_IS_WRITTEN;
+    // Present too: an unpopulated page (unmapped by the program's allocator meanwhile) reads as
+    // written otherwise.
+    scan.category_mask = PAGE_IS_WRITTEN | PAGE_IS_PRESENT;
     scan.return_mask = PAGE_IS_WRITTEN;
     long found = ioctl(pagemap_, PAGEMAP_SCAN, &scan);
     if (found > 0) {
@@ -175,18 +197,31 @@ void UffdWpBackend::update_targets(const AddressRange* ranges, size_t count) {
     registered_[kept++] = range;
   }
   registered_count_ = kept;
+  // Memory no longer watched (unmapped, or no longer a target) is no longer protected either: a
+  // page mapped there later is new.
+  for (size_t p = 0; p < previous_count; ++p) {
+    uint64_t cursor = previous[p].start;
+    for (size_t i = 0; i < count && cursor < previous[p].end; ++i) {
+      if (ranges[i].end <= cursor || ranges[i].start >= previous[p].end) continue;
+      if (ranges[i].start > cursor) protected_.forget(cursor, ranges[i].start);
+      cursor = ranges[i].end;
+    }
+    if (cursor < previous[p].end) protected_.forget(cursor, previous[p].end);
+  }
   internal_alloc::release(previous);
 }
 
 void UffdWpBackend::attribute(const page_region* spans, size_t span_count, Region* regions,
-                              size_t count, bool faulted) {
+                              size_t count, bool protected_before) {
   // Both lists are sorted by address: walk them together.
   size_t r = 0;
   for (size_t s = 0; s < span_count; ++s) {
     const page_region& span = spans[s];
     uint64_t pages = (span.end - span.start) / kPage;
     last_written_pages_ += pages;
-    if (faulted) last_write_faults_ += pages;
+    // A written page that was protected took a write fault; one that was not (populated since
+    // the last check, or before its range was registered) took none of ours.
+    if (protected_before) last_write_faults_ += protected_.mark(span.start, span.end);
     while (r < count && regions[r].end <= span.start) ++r;
     for (size_t k = r; k < count && regions[k].start < span.end; ++k) {
       Region& region = regions[k];
@@ -217,29 +252,41 @@ void UffdWpBackend::check_accesses(Region* regions, size_t count) {
     return;
   }
   for (size_t i = 0; i < registered_count_; ++i) {
-    uint64_t start = registered_[i].start;
-    uint64_t end = registered_[i].end;
-    while (start < end) {
-      pm_scan_arg scan{};
-      scan.size = sizeof(scan);
-      scan.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
-      scan.start = start;
-      scan.end = end;
-      scan.vec = reinterpret_cast<uint64_t>(spans_);
-      scan.vec_len = span_capacity_;
-      scan.category_mask = PAGE_IS_WRITTEN;
-      scan.return_mask = PAGE_IS_WRITTEN;
-      long found = ioctl(pagemap_, PAGEMAP_SCAN, &scan);
-      if (found < 0) break;  // unmapped meanwhile, or not registered: skip the rest
+    scan_written(registered_[i].start, registered_[i].end, regions, count);
+  }
+}
+
+void UffdWpBackend::scan_written(uint64_t start, uint64_t end, Region* regions, size_t count) {
+  while (start < end) {
+    pm_scan_arg scan{};
+    scan.size = sizeof(scan);
+    scan.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
+    scan.start = start;
+    scan.end = end;
+    scan.vec = reinterpret_cast<uint64_t>(spans_);
+    scan.vec_len = span_capacity_;
+    // Written *and present*: asking for written pages alone takes the kernel's fast path, which
+    // reports every unpopulated page of a page table as written and protects it (a marker, so
+    // that the first write to it later faults twice): memory the allocator gave back read as
+    // written at the next check.
+    scan.category_mask = PAGE_IS_WRITTEN | PAGE_IS_PRESENT;
+    scan.return_mask = PAGE_IS_WRITTEN;
+    long found = ioctl(pagemap_, PAGEMAP_SCAN, &scan);
+    if (found < 0) break;  // unmapped meanwhile, or not registered: skip the rest
+    if (regions != nullptr) {
       attribute(spans_, static_cast<size_t>(found), regions, count, true);
-      if (scan.walk_end <= start) break;
-      start = scan.walk_end;
+    } else {
+      for (long s = 0; s < found; ++s) protected_.mark(spans_[s].start, spans_[s].end);
     }
+    if (scan.walk_end <= start) break;
+    start = scan.walk_end;
   }
 }
 
 uint64_t UffdWpBackend::measure_fault_cost_ns() {
-  constexpr size_t kPages = 128;
+  // Few pages and trials: the program may end before the monitor has measured, and its exit
+  // waits for the monitor thread (128 pages five times took 11 ms on a virtual machine).
+  constexpr size_t kPages = 32;
   auto* scratch = static_cast<volatile char*>(
       mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   if (scratch == MAP_FAILED) return 2000;
@@ -259,8 +306,8 @@ uint64_t UffdWpBackend::measure_fault_cost_ns() {
   // scheduler, not the fault.
   uint64_t plain = UINT64_MAX;
   uint64_t faulting = UINT64_MAX;
-  bool registered = register_range(range);
-  for (int trial = 0; registered && trial < 5; ++trial) {
+  bool registered = register_range(range) && protect(range.start, range.end - range.start, true);
+  for (int trial = 0; registered && trial < 3; ++trial) {
     uint64_t protected_run = elapsed_writing();  // every page faults once, then is writable
     uint64_t plain_run = elapsed_writing();
     if (protected_run < faulting) faulting = protected_run;
@@ -289,6 +336,7 @@ void UffdWpBackend::disarm() {
     ioctl(uffd_, UFFDIO_UNREGISTER, &range);
   }
   registered_count_ = 0;
+  protected_.clear();
 }
 
 }  // namespace dprof::monitor

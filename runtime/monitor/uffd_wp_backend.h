@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "access_backend.h"
+#include "protected_pages.h"
 
 struct page_region;
 
@@ -45,20 +46,24 @@ class UffdWpBackend final : public AccessBackend {
   // Pages the last check found written, over all registered memory.
   uint64_t last_written_pages() const { return last_written_pages_; }
   // Write faults the program took on protected pages since the check before: the written pages
-  // less those already populated when their range was registered (written before the monitor
-  // watched, they never faulted). The cost model charges these, not the written pages: a buffer
-  // of thousands of pages filled before its first check cost no fault, yet was once charged as
-  // if it had, and pushed a monitor with a generous budget into stretching its intervals.
+  // less those that were not protected (populated since the check before, or before their range
+  // was registered: those faults the program takes without the monitor). The cost model charges
+  // these, not the written pages: a buffer of thousands of pages filled before its first check
+  // cost no fault, yet was once charged as if it had, and pushed a monitor with a generous budget
+  // into stretching its intervals.
   uint64_t last_write_faults() const { return last_write_faults_; }
 
  private:
   bool register_range(const AddressRange& range);
   bool protect(uint64_t start, uint64_t length, bool on);
   void check_sampled_pages(Region* regions, size_t count);
-  // Counts `spans` (written pages) into the regions they overlap; `faulted`: the program took a
-  // write fault on each.
+  // Counts `spans` (written pages) into the regions they overlap; `protected_before`: those of
+  // them marked in protected_ took a write fault.
   void attribute(const page_region* spans, size_t span_count, Region* regions, size_t count,
-                 bool faulted);
+                 bool protected_before);
+  // Exact mode: finds the pages of [start, end) written since they were last protected, protects
+  // them again, and counts them into `regions` (or, without regions, only marks them protected).
+  void scan_written(uint64_t start, uint64_t end, Region* regions, size_t count);
 
   int uffd_ = -1;
   int pagemap_ = -1;
@@ -67,13 +72,16 @@ class UffdWpBackend final : public AccessBackend {
   size_t registered_capacity_ = 0;
   page_region* spans_ = nullptr;
   size_t span_capacity_ = 0;
-  // Pages already populated when their range was registered: the program touched them before the
-  // monitor could watch. They count as written at the next check (then they are protected like
-  // the rest), so a block filled once and left alone is not taken for never touched.
+  // Sampled mode: pages already populated when their range was registered (the program touched
+  // them before the monitor could watch). They count as written at the next check, so that a block
+  // filled once and left alone is not taken for never touched. (Exact mode's next scan finds them
+  // itself.)
   page_region* pending_ = nullptr;
   size_t pending_count_ = 0;
   // Records the populated pages of `range` in pending_ (before it is protected).
   void remember_populated(const AddressRange& range);
+  // The pages exact mode has protected: a written page found among them took a write fault.
+  ProtectedPages protected_;
   uint64_t last_written_pages_ = 0;
   uint64_t last_write_faults_ = 0;
   bool sampled_ = false;
