@@ -112,6 +112,8 @@ TEST(Processes, KillNineLeavesAReadableTrace) {
   FILE* out = fdopen(out_pipe[0], "r");
   int program_pid = 0;
   ASSERT_EQ(std::fscanf(out, "ready %d", &program_pid), 1);
+  // With -q there is nothing to do after the program: it runs in the launcher's own process.
+  EXPECT_EQ(program_pid, launcher);
   std::this_thread::sleep_for(std::chrono::milliseconds(600));  // several flush intervals
   kill(program_pid, SIGKILL);
   int status = 0;
