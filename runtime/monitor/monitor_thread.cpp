@@ -42,7 +42,7 @@ constexpr uint64_t kShortestCostWindow = 40000000ull;        // 40 ms
 constexpr uint64_t kSettingsRecordInterval = 1000000000ull;  // 1 s
 // A cost window ends early, after two sampling intervals, when its cost is already this many
 // times the target.
-constexpr uint64_t kEarlyTuneOvershoot = 4;
+constexpr uint64_t kEarlyTuneOvershoot = 2;
 // Exact write tracking starts only for targets up to this size; larger ones start sampled.
 constexpr uint64_t kExactModeLargestStart = 256ull << 20;
 
@@ -299,12 +299,16 @@ bool tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t
   g_monitor.measured_ppm = cost_ppm(cpu_ns, write_faults, read_faults, wall_ns);
   uint32_t budget = target_ppm();
   bool changed = false;
+  // What exact tracking would cost with its intervals stretched as far as they may go. A page
+  // written every interval faults once per interval, so its cost falls in proportion; a page
+  // written once in a while costs its fault whatever the interval. Reckoned as falling with the
+  // square root of the stretch: in proportion, sqlite's exact tracking at 10% of a CPU looked
+  // worth stretching 8 times, and still cost 10% at 80 ms (its write set grows all the time).
   uint64_t stretch_limit_ns = kExactModeStretchLimit * g_monitor.settings.sampling_ns;
-  // What exact tracking would cost with its intervals stretched as far as they may go: at best
-  // the cost falls in proportion (a page written every interval faults once per interval), and a
-  // page written seldom costs its fault whatever the interval.
-  uint64_t cost_at_stretch_limit =
-      static_cast<uint64_t>(g_monitor.measured_ppm) * g_monitor.sampling_ns / stretch_limit_ns;
+  uint64_t cost_at_stretch_limit = g_monitor.measured_ppm;
+  for (uint64_t interval = g_monitor.sampling_ns; interval < stretch_limit_ns; interval *= 2) {
+    cost_at_stretch_limit = cost_at_stretch_limit * 707 / 1000;  // 1/sqrt(2) per doubling
+  }
   // The regions sampling would cut from: those there are (max_regions may be far above them).
   uint32_t regions_now = g_monitor.core->count() < g_monitor.max_regions
                              ? static_cast<uint32_t>(g_monitor.core->count())
