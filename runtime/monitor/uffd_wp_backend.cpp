@@ -284,8 +284,8 @@ void UffdWpBackend::scan_written(uint64_t start, uint64_t end, Region* regions, 
 }
 
 uint64_t UffdWpBackend::measure_fault_cost_ns() {
-  // Few pages and trials: the program may end before the monitor has measured, and its exit
-  // waits for the monitor thread (128 pages five times took 11 ms on a virtual machine).
+  // Few pages and trials: this runs while the program starts, and takes CPU, the address space's
+  // lock and TLB shootdowns from it (128 pages five times took 11 ms on a virtual machine).
   constexpr size_t kPages = 32;
   auto* scratch = static_cast<volatile char*>(
       mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
