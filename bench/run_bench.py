@@ -89,9 +89,12 @@ class RedisProgram(Program):
 def programs(build):
     python3 = "/usr/bin/python3"
     return {
+        # 300000 rounds: about a second natively, as long as the other programs run (100000 took
+        # 0.25-0.33 s on the development VM by late 2026, and what a run costs once, at start and
+        # exit, is measured on its own below).
         "alloc_heavy": Program("alloc_heavy", "bench/alloc_heavy.cpp: 8 threads churning std::map "
-                               "and std::string",
-                               lambda: [os.path.join(build, "bin", "alloc_heavy"), "8", "100000"]),
+                               "and std::string, 300000 rounds each",
+                               lambda: [os.path.join(build, "bin", "alloc_heavy"), "8", "300000"]),
         "python": Program("python", "python3 running bench/workloads/python_work.py",
                           lambda: [python3, os.path.join(HERE, "workloads", "python_work.py")]),
         "sqlite": Program("sqlite", "sqlite3 running bench/workloads/sqlite_work.sql",
@@ -148,6 +151,20 @@ def median_time(command, repeat):
     return statistics.median(times)
 
 
+def startup_figures(modes, repeat):
+    """What a run costs once, whatever it does: /bin/true natively and under each damon-prof mode
+    (launcher, runtime start and exit, the monitor's start), medians of interleaved runs."""
+    mode_names = ["native", "exact", "sampled", "sampled+monitor"]
+    times = {mode: [] for mode in mode_names}
+    for _ in range(repeat):
+        for mode in mode_names:
+            wrapper = modes.wrapper(mode, "startup")
+            start = time.perf_counter()
+            subprocess.run(wrapper + ["/bin/true"], stdout=DEVNULL, stderr=DEVNULL, check=True)
+            times[mode].append(time.perf_counter() - start)
+    return {mode: statistics.median(values) for mode, values in times.items()}
+
+
 def analyzer_figures(modes, name, repeat):
     trace = modes.trace("exact", name) + ".dprof"
     heaptrack_file = modes.heaptrack_file(name)
@@ -194,6 +211,7 @@ def main():
     modes = Modes(build, work)
     results = {}
     try:
+        startup = startup_figures(modes, 21)
         for name in chosen:
             program = known[name]
             times = {mode: [] for mode in timed_modes}
@@ -213,15 +231,20 @@ def main():
             results[name] = row
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(results, known, arguments, have_dhat)
+    report(results, known, arguments, have_dhat, startup)
 
 
 def ratio(value, native):
     return "%.2f×" % (value / native)
 
 
-def report(results, known, arguments, have_dhat):
+def report(results, known, arguments, have_dhat, startup):
     lines = []
+    native = startup["native"]
+    lines.append("Start-up and exit, once per run (/bin/true, medians of 21 interleaved runs): "
+                 "native %.1f ms; " % (native * 1000) +
+                 "; ".join("%s +%.1f ms" % (mode, (startup[mode] - native) * 1000)
+                           for mode in ["exact", "sampled", "sampled+monitor"]) + ".\n")
     lines.append("Medians of %d interleaved runs (DHAT: one run, limit %d s); sample rate %s.\n"
                  % (arguments.repeat, arguments.dhat_timeout, SAMPLE_RATE))
     header = ["program", "native", "exact", "sampled", "sampled+monitor", "heaptrack"]
