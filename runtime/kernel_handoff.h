@@ -42,27 +42,9 @@ class KernelHandoff {
 
   bool active() const { return active_; }
 
+  // Inline only this test: with read sampling off, a wrapped call costs one load and this.
   void buffer(const void* data, size_t length) {
-    if (!active_ || data == nullptr || length == 0 || paused_) return;
-    uint64_t start = reinterpret_cast<uint64_t>(data);
-    uint64_t end = start + length < start ? UINT64_MAX : start + length;
-    // Most objects handed over (a mutex, a timespec, a stack buffer) lie in no covered page: for
-    // one of at most a page, which spans at most two, two inline lookups say so (sqlite's
-    // pthread_mutex_lock calls spent 1.7% of its time in the out-of-line walk).
-    constexpr uint64_t kPageMask = ~(page_guard::kPageSize - 1);
-    if (end - start <= page_guard::kPageSize && !page_guard::covered(start & kPageMask) &&
-        !page_guard::covered((end - 1) & kPageMask)) {
-      return;
-    }
-    if (!page_guard::taint_begin(start, end)) return;
-    if (count_ == kMaxRanges) {
-      // Out of room: the rest of this call runs paused (the range just marked is ended now,
-      // the pause covers it).
-      page_guard::taint_end(start, end);
-      pause();
-      return;
-    }
-    ranges_[count_++] = {start, end};
+    if (active_) named_buffer(data, length);
   }
   void string(const char* text) {
     if (active_ && text != nullptr) buffer(text, strlen(text) + 1);
@@ -97,6 +79,29 @@ class KernelHandoff {
   }
 
  private:
+  void named_buffer(const void* data, size_t length) {
+    if (data == nullptr || length == 0 || paused_) return;
+    uint64_t start = reinterpret_cast<uint64_t>(data);
+    uint64_t end = start + length < start ? UINT64_MAX : start + length;
+    // Most objects handed over (a mutex, a timespec, a stack buffer) lie in no covered page: for
+    // one of at most a page, which spans at most two, two inline lookups say so (sqlite's
+    // pthread_mutex_lock calls spent 1.7% of its time in the out-of-line walk).
+    constexpr uint64_t kPageMask = ~(page_guard::kPageSize - 1);
+    if (end - start <= page_guard::kPageSize && !page_guard::covered(start & kPageMask) &&
+        !page_guard::covered((end - 1) & kPageMask)) {
+      return;
+    }
+    if (!page_guard::taint_begin(start, end)) return;
+    if (count_ == kMaxRanges) {
+      // Out of room: the rest of this call runs paused (the range just marked is ended now,
+      // the pause covers it).
+      page_guard::taint_end(start, end);
+      pause();
+      return;
+    }
+    ranges_[count_++] = {start, end};
+  }
+
   static constexpr size_t kMaxRanges = 8;
   struct Range {
     uint64_t start;
