@@ -186,17 +186,26 @@ TEST(MonitorCore, SplitsOnlyWhileAtMostHalfTheMaximumAndNeverBelowAPage) {
   expect_well_formed(core, targets);
 }
 
+namespace {
+
+// 32 adjacent one-page targets: 32 regions, with the access counts `count_of(i)`.
+template <typename CountOf>
+void set_32_one_page_regions(MonitorCore& core, CountOf count_of) {
+  std::vector<AddressRange> targets;
+  for (uint64_t i = 0; i < 32; ++i) targets.push_back({kBase + i * kPage, kBase + (i + 1) * kPage});
+  core.set_targets(targets.data(), targets.size());
+  ASSERT_EQ(core.count(), 32u);
+  for (size_t i = 0; i < 32; ++i) core.regions()[i].nr_accesses = count_of(i);
+}
+
+}  // namespace
+
 TEST(MonitorCore, MergesDownToTheMaximum) {
   CoreSettings settings;
   settings.min_nr_regions = 1;
   settings.max_nr_regions = 8;
   MonitorCore core(settings, 6);
-  std::vector<AddressRange> targets;
-  for (uint64_t i = 0; i < 32; ++i) targets.push_back({kBase + i * kPage, kBase + (i + 1) * kPage});
-  // Adjacent one-page ranges: 32 regions with counts 0..31.
-  core.set_targets(targets.data(), targets.size());
-  ASSERT_EQ(core.count(), 32u);
-  for (size_t i = 0; i < 32; ++i) core.regions()[i].nr_accesses = static_cast<uint32_t>(i);
+  set_32_one_page_regions(core, [](size_t i) { return static_cast<uint32_t>(i); });
   core.merge_regions();
   EXPECT_LE(core.count(), 8u);
   std::vector<AddressRange> whole = {{kBase, kBase + 32 * kPage}};
@@ -209,11 +218,7 @@ TEST(MonitorCore, ALowerLimitMergesAtOnce) {
   settings.min_nr_regions = 1;
   settings.max_nr_regions = 64;
   MonitorCore core(settings, 7);
-  std::vector<AddressRange> targets;
-  for (uint64_t i = 0; i < 32; ++i) targets.push_back({kBase + i * kPage, kBase + (i + 1) * kPage});
-  core.set_targets(targets.data(), targets.size());
-  ASSERT_EQ(core.count(), 32u);
-  for (size_t i = 0; i < 32; ++i) core.regions()[i].nr_accesses = static_cast<uint32_t>(i % 4);
+  set_32_one_page_regions(core, [](size_t i) { return static_cast<uint32_t>(i % 4); });
   core.set_region_limits(1, 8);
   EXPECT_LE(core.count(), 8u);
   std::vector<AddressRange> whole = {{kBase, kBase + 32 * kPage}};
