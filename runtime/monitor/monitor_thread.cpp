@@ -232,12 +232,31 @@ uint64_t cost_window() {
   return window < g_monitor.aggregation_ns ? window : g_monitor.aggregation_ns;
 }
 
-// The monitor's cost over `wall_ns`, in millionths of a CPU: its thread's CPU time plus the
-// faults the program took because of it.
-uint32_t cost_ppm(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t wall_ns) {
+// What the monitor made the program pay in a cost window, besides its own CPU time.
+struct ProgramCosts {
+  uint64_t write_faults = 0;
+  uint64_t read_faults = 0;
+  // Protection changes: each a TLB shootdown, an interrupt and a TLB refill on every CPU running
+  // the program. Measured on a 2-CPU VM: 10-19 us of the interrupted CPU's time each (a thread
+  // spinning over 4 MiB while another mprotects a page), about what a write fault costs there;
+  // uncharged, sampling on alloc_heavy (8 threads, 2 CPUs) cost it up to 4% against the 1%
+  // charged.
+  uint64_t protection_changes = 0;
+};
+
+// What one TLB shootdown costs the program: a write fault's measured cost stands in for it (both
+// are an exception and a TLB refill on the program's CPU).
+uint64_t shootdown_cost_ns() {
+  return g_monitor.fault_cost_ns != 0 ? g_monitor.fault_cost_ns : g_monitor.read_fault_cost_ns / 2;
+}
+
+// The monitor's cost over `wall_ns`, in millionths of a CPU: its thread's CPU time plus what the
+// program paid because of it.
+uint32_t cost_ppm(uint64_t cpu_ns, const ProgramCosts& program, uint64_t wall_ns) {
   if (wall_ns == 0) return 0;
-  uint64_t cost_ns =
-      cpu_ns + write_faults * g_monitor.fault_cost_ns + read_faults * g_monitor.read_fault_cost_ns;
+  uint64_t cost_ns = cpu_ns + program.write_faults * g_monitor.fault_cost_ns +
+                     program.read_faults * g_monitor.read_fault_cost_ns +
+                     program.protection_changes * shootdown_cost_ns();
   uint64_t ppm = cost_ns * 1000000ull / wall_ns;
   return ppm > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(ppm);
 }
@@ -270,10 +289,12 @@ bool stretch_intervals(uint64_t cost_ppm, uint64_t budget) {
 // intervals stretched as far as those need.
 void choose_sampled_settings() {
   const MonitorSettings& settings = g_monitor.settings;
-  // Twice the measured round trip: the releases of untouched pages, the write-protection of the
-  // regions read sampling cannot watch and the interval's fixed work (measured: 2-3 times).
+  // Twice the measured round trip (the releases of untouched pages, the write-protection of the
+  // regions read sampling cannot watch and the interval's fixed work: measured 2-3 times), and
+  // the two shootdowns that protecting and releasing a page send the program's CPUs.
   uint64_t per_region_ns = 2 * (g_monitor.read_fault_cost_ns != 0 ? g_monitor.read_fault_cost_ns
-                                                                  : 2 * g_monitor.fault_cost_ns);
+                                                                  : 2 * g_monitor.fault_cost_ns) +
+                           2 * shootdown_cost_ns();
   if (per_region_ns == 0) per_region_ns = 1;
   uint64_t target = target_ppm();
   uint64_t affordable = target * settings.sampling_ns / (per_region_ns * 1000000ull);
@@ -294,9 +315,9 @@ void choose_sampled_settings() {
 // Keeps the monitor's cost (its CPU time plus the write faults it causes) within the budget:
 // stretch the intervals when over, shrink them back towards the configured ones when well under.
 // Returns whether anything changed.
-bool tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t wall_ns) {
+bool tune(uint64_t cpu_ns, const ProgramCosts& program, uint64_t wall_ns) {
   if (wall_ns == 0) return false;
-  g_monitor.measured_ppm = cost_ppm(cpu_ns, write_faults, read_faults, wall_ns);
+  g_monitor.measured_ppm = cost_ppm(cpu_ns, program, wall_ns);
   uint32_t budget = target_ppm();
   bool changed = false;
   // What exact tracking would cost with its intervals stretched as far as they may go. A page
@@ -385,8 +406,7 @@ void* monitor_main(void*) {
   uint64_t cost_window_start = now;
   uint64_t last_settings_record = now;
   uint64_t cpu_at_start = thread_cpu_ns();
-  uint64_t write_faults = 0;
-  uint64_t read_faults = 0;
+  ProgramCosts program;
   uint64_t last_refresh = now;
   while (!stop_requested()) {
     MonitorCore& core = *g_monitor.core;
@@ -401,12 +421,14 @@ void* monitor_main(void*) {
     sleep_until(sys::monotonic_ns() + g_monitor.sampling_ns);
     if (g_monitor.uffd != nullptr) {
       g_monitor.uffd->check_accesses(core.regions(), core.count());
-      write_faults += g_monitor.uffd->last_write_faults();
+      program.write_faults += g_monitor.uffd->last_write_faults();
+      program.protection_changes += g_monitor.uffd->take_protection_changes();
     }
     if (g_monitor.reads != nullptr) {
       // Always, even when stopping: no page stays protected past its interval.
       g_monitor.reads->check_accesses(core.regions(), core.count());
-      read_faults += g_monitor.reads->last_faults();
+      program.read_faults += g_monitor.reads->last_faults();
+      program.protection_changes += g_monitor.reads->take_protection_changes();
       write_access_samples();
     }
     if (stop_requested()) break;
@@ -423,14 +445,14 @@ void* monitor_main(void*) {
     if (!window_over && window_elapsed >= 2 * g_monitor.sampling_ns) {
       // Far over the budget already: act now rather than at the end of the window (exact write
       // tracking of a busy program costs many times the budget until the tuner reacts).
-      window_over = cost_ppm(thread_cpu_ns() - cpu_at_start, write_faults, read_faults,
-                             window_elapsed) > kEarlyTuneOvershoot * target_ppm();
+      window_over = cost_ppm(thread_cpu_ns() - cpu_at_start, program, window_elapsed) >
+                    kEarlyTuneOvershoot * target_ppm();
     }
     if (window_over) {
       uint64_t cpu = thread_cpu_ns();
       uint64_t sampling_before = g_monitor.sampling_ns;
       bool exact_before = uffd_exact();
-      bool changed = tune(cpu - cpu_at_start, write_faults, read_faults, now - cost_window_start);
+      bool changed = tune(cpu - cpu_at_start, program, now - cost_window_start);
       bool snapshot_ends = g_monitor.sampling_ns != sampling_before || uffd_exact() != exact_before;
       if (snapshot_ends && aggregation_start != now) {
         // A snapshot says how often its regions were sampled, and how (written pages exactly or
@@ -449,8 +471,7 @@ void* monitor_main(void*) {
       }
       if (snapshot_ends) aggregation_start = sys::monotonic_ns();
       cpu_at_start = cpu;
-      write_faults = 0;
-      read_faults = 0;
+      program = ProgramCosts{};
       cost_window_start = now;
     }
     uint64_t changes = g_mapping_changes.load(std::memory_order_relaxed);
