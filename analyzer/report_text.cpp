@@ -6,6 +6,7 @@
 
 #include "annotation_report.h"
 #include "damon_prof/trace_format.h"
+#include "monitor_cost.h"
 #include "process_report.h"
 #include "report.h"
 #include "report_common.h"
@@ -206,22 +207,14 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
     const MonitorSettingsInfo& last = analysis.monitor_settings.back();
     std::string monitor = first.backend;
     if (first.backend != "none") {
-      uint64_t highest = 0;
-      uint64_t sum = 0;
-      size_t measured_count = 0;
-      for (const MonitorSettingsInfo& settings : analysis.monitor_settings) {
-        if (settings.time_ns == first.time_ns) continue;  // the first has no measurement yet
-        highest = std::max(highest, settings.measured_overhead_ppm);
-        sum += settings.measured_overhead_ppm;
-        ++measured_count;
-      }
-      char measured[96];
+      MonitorCost cost = summarize_monitor_cost(analysis.monitor_settings);
+      char measured[160];
       std::snprintf(measured, sizeof(measured),
-                    ", measured cost %.2f%% of a CPU on average, %.2f%% at most (budget %.2f%%)",
-                    measured_count == 0
-                        ? 0.0
-                        : static_cast<double>(sum) / 10000.0 / static_cast<double>(measured_count),
-                    static_cast<double>(highest) / 10000.0,
+                    ", measured cost %.2f%% of a CPU on average over %s, %.2f%% at most (budget "
+                    "%.2f%%)",
+                    static_cast<double>(cost.average_ppm) / 10000.0,
+                    format_duration(cost.measured_ns).c_str(),
+                    static_cast<double>(cost.highest_ppm) / 10000.0,
                     static_cast<double>(last.overhead_budget_ppm) / 10000.0);
       monitor += ": " + format_count(analysis.snapshot_count) + " region snapshots, sampling " +
                  format_duration(last.sampling_ns) + ", aggregation " +
