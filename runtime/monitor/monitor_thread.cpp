@@ -284,9 +284,11 @@ bool stretch_intervals(uint64_t cost_ppm, uint64_t budget) {
 
 // Sampled mode's regions and intervals, predicted from what checking one region costs (one
 // protected page, its fault, its release: measured at start), so that sampling starts within the
-// budget rather than finding it over several windows at many times the budget: as many regions
-// as the budget affords at the configured intervals, but at least twice the minimum, with the
-// intervals stretched as far as those need.
+// budget rather than finding it over several windows at many times the budget. The regions there
+// are stay (at least twice the minimum, at most the maximum): the intervals are stretched as far
+// as they need, and only if even the longest interval cannot hold them are regions cut. (Cutting
+// to what the budget affords at the configured interval first left a generous budget with a few
+// dozen regions, too coarse to tell a hot table from an idle cache beside it.)
 void choose_sampled_settings() {
   const MonitorSettings& settings = g_monitor.settings;
   // Twice the measured round trip (the releases of untouched pages, the write-protection of the
@@ -297,16 +299,20 @@ void choose_sampled_settings() {
                            2 * shootdown_cost_ns();
   if (per_region_ns == 0) per_region_ns = 1;
   uint64_t target = target_ppm();
-  uint64_t affordable = target * settings.sampling_ns / (per_region_ns * 1000000ull);
   uint64_t floor = 2ull * settings.min_regions;
-  uint64_t regions = affordable < floor ? floor : affordable;
+  uint64_t regions = g_monitor.core->count();
+  if (regions < floor) regions = floor;
   if (regions > settings.max_regions) regions = settings.max_regions;
   g_monitor.sampling_ns = settings.sampling_ns;
   g_monitor.aggregation_ns = settings.aggregation_ns;
-  while (regions * per_region_ns * 1000000ull / g_monitor.sampling_ns > target &&
-         2 * g_monitor.sampling_ns <= kMaxSamplingNs) {
+  auto cost = [&] { return regions * per_region_ns * 1000000ull / g_monitor.sampling_ns; };
+  while (cost() > target && 2 * g_monitor.sampling_ns <= kMaxSamplingNs) {
     g_monitor.sampling_ns *= 2;
     g_monitor.aggregation_ns *= 2;
+  }
+  if (cost() > target) {
+    uint64_t affordable = target * g_monitor.sampling_ns / (per_region_ns * 1000000ull);
+    regions = affordable < floor ? floor : affordable;
   }
   g_monitor.max_regions = static_cast<uint32_t>(regions);
   g_monitor.core->set_region_limits(settings.min_regions, g_monitor.max_regions);
