@@ -236,27 +236,14 @@ uint64_t cost_window() {
 struct ProgramCosts {
   uint64_t write_faults = 0;
   uint64_t read_faults = 0;
-  // Protection changes: each a TLB shootdown, an interrupt and a TLB refill on every CPU running
-  // the program. Measured on a 2-CPU VM: 10-19 us of the interrupted CPU's time each (a thread
-  // spinning over 4 MiB while another mprotects a page), about what a write fault costs there;
-  // uncharged, sampling on alloc_heavy (8 threads, 2 CPUs) cost it up to 4% against the 1%
-  // charged.
-  uint64_t protection_changes = 0;
 };
-
-// What one TLB shootdown costs the program: a write fault's measured cost stands in for it (both
-// are an exception and a TLB refill on the program's CPU).
-uint64_t shootdown_cost_ns() {
-  return g_monitor.fault_cost_ns != 0 ? g_monitor.fault_cost_ns : g_monitor.read_fault_cost_ns / 2;
-}
 
 // The monitor's cost over `wall_ns`, in millionths of a CPU: its thread's CPU time plus what the
 // program paid because of it.
 uint32_t cost_ppm(uint64_t cpu_ns, const ProgramCosts& program, uint64_t wall_ns) {
   if (wall_ns == 0) return 0;
   uint64_t cost_ns = cpu_ns + program.write_faults * g_monitor.fault_cost_ns +
-                     program.read_faults * g_monitor.read_fault_cost_ns +
-                     program.protection_changes * shootdown_cost_ns();
+                     program.read_faults * g_monitor.read_fault_cost_ns;
   uint64_t ppm = cost_ns * 1000000ull / wall_ns;
   return ppm > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(ppm);
 }
@@ -291,12 +278,10 @@ bool stretch_intervals(uint64_t cost_ppm, uint64_t budget) {
 // dozen regions, too coarse to tell a hot table from an idle cache beside it.)
 void choose_sampled_settings() {
   const MonitorSettings& settings = g_monitor.settings;
-  // Twice the measured round trip (the releases of untouched pages, the write-protection of the
-  // regions read sampling cannot watch and the interval's fixed work: measured 2-3 times), and
-  // the two shootdowns that protecting and releasing a page send the program's CPUs.
+  // Twice the measured round trip: the releases of untouched pages, the write-protection of the
+  // regions read sampling cannot watch and the interval's fixed work (measured: 2-3 times).
   uint64_t per_region_ns = 2 * (g_monitor.read_fault_cost_ns != 0 ? g_monitor.read_fault_cost_ns
-                                                                  : 2 * g_monitor.fault_cost_ns) +
-                           2 * shootdown_cost_ns();
+                                                                  : 2 * g_monitor.fault_cost_ns);
   if (per_region_ns == 0) per_region_ns = 1;
   uint64_t target = target_ppm();
   uint64_t floor = 2ull * settings.min_regions;
@@ -428,13 +413,11 @@ void* monitor_main(void*) {
     if (g_monitor.uffd != nullptr) {
       g_monitor.uffd->check_accesses(core.regions(), core.count());
       program.write_faults += g_monitor.uffd->last_write_faults();
-      program.protection_changes += g_monitor.uffd->take_protection_changes();
     }
     if (g_monitor.reads != nullptr) {
       // Always, even when stopping: no page stays protected past its interval.
       g_monitor.reads->check_accesses(core.regions(), core.count());
       program.read_faults += g_monitor.reads->last_faults();
-      program.protection_changes += g_monitor.reads->take_protection_changes();
       write_access_samples();
     }
     if (stop_requested()) break;

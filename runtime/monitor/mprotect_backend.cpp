@@ -71,7 +71,6 @@ void MprotectBackend::prepare_access_checks(Region* regions, size_t count) {
     uint64_t page = pick_page(regions[i]);
     if (page != 0 && page_guard::protect(page, static_cast<uint32_t>(i))) {
       regions[i].read_sampled = 1;
-      protection_changes_ += 2;  // protected now, released by the check or the fault
     }
   }
 }
@@ -99,8 +98,7 @@ void MprotectBackend::check_accesses(Region* regions, size_t count) {
     }
     if ((outcome & (page_guard::kOutcomeRead | page_guard::kOutcomeWrite)) != 0) {
       ++last_faults_;
-      if (protection_changes_ > 0) --protection_changes_;  // its release is the fault's
-      results_[touched++] = sample;                        // kept for the access-site records
+      results_[touched++] = sample;  // kept for the access-site records
     }
   }
   result_count_ = touched;

@@ -32,14 +32,6 @@ class MprotectBackend final : public AccessBackend {
   void set_write_silence(bool on) { write_silence_ = on; }
   // Faults the program took in the last check (each costs it a signal round trip).
   uint64_t last_faults() const { return last_faults_; }
-  // Protection changes since the last call, each a TLB shootdown on the CPUs running the program:
-  // every sampled page is protected and released again, the release of a page the program
-  // touched being part of its fault (charged with the fault).
-  uint64_t take_protection_changes() {
-    uint64_t changes = protection_changes_;
-    protection_changes_ = 0;
-    return changes;
-  }
   // The last check's sampled pages that the program touched (access sites).
   const page_guard::SampledPage* last_results(size_t* count) const {
     *count = result_count_;
@@ -54,7 +46,6 @@ class MprotectBackend final : public AccessBackend {
   page_guard::SampledPage* results_ = nullptr;
   size_t result_count_ = 0;
   uint64_t last_faults_ = 0;
-  uint64_t protection_changes_ = 0;
   bool write_silence_ = false;
   bool open_ = false;
 };

@@ -65,7 +65,6 @@ bool UffdWpBackend::open(const char** reason) {
 }
 
 bool UffdWpBackend::protect(uint64_t start, uint64_t length, bool on) {
-  ++protection_changes_;
   uffdio_writeprotect request{};
   request.range.start = start;
   request.range.len = length;
@@ -273,8 +272,7 @@ void UffdWpBackend::scan_written(uint64_t start, uint64_t end, Region* regions, 
     scan.category_mask = PAGE_IS_WRITTEN | PAGE_IS_PRESENT;
     scan.return_mask = PAGE_IS_WRITTEN;
     long found = ioctl(pagemap_, PAGEMAP_SCAN, &scan);
-    if (found < 0) break;                  // unmapped meanwhile, or not registered: skip the rest
-    if (found > 0) ++protection_changes_;  // one flush for the pages it protected again
+    if (found < 0) break;  // unmapped meanwhile, or not registered: skip the rest
     if (regions != nullptr) {
       attribute(spans_, static_cast<size_t>(found), regions, count, true);
     } else {
@@ -328,7 +326,6 @@ uint64_t UffdWpBackend::measure_fault_cost_ns() {
   }
   munmap(const_cast<char*>(scratch), kPages * kPage);
   pending_count_ = 0;  // the scratch pages were never the program's
-  protection_changes_ = 0;
   return cost;
 }
 

@@ -52,13 +52,6 @@ class UffdWpBackend final : public AccessBackend {
   // cost no fault, yet was once charged as if it had, and pushed a monitor with a generous budget
   // into stretching its intervals.
   uint64_t last_write_faults() const { return last_write_faults_; }
-  // Protection changes since the last call (each a TLB shootdown on the CPUs running the
-  // program): write-protections and releases of pages, and scans that protected pages again.
-  uint64_t take_protection_changes() {
-    uint64_t changes = protection_changes_;
-    protection_changes_ = 0;
-    return changes;
-  }
 
  private:
   bool register_range(const AddressRange& range);
@@ -91,7 +84,6 @@ class UffdWpBackend final : public AccessBackend {
   ProtectedPages protected_;
   uint64_t last_written_pages_ = 0;
   uint64_t last_write_faults_ = 0;
-  uint64_t protection_changes_ = 0;
   bool sampled_ = false;
 };
 
