@@ -232,18 +232,12 @@ uint64_t cost_window() {
   return window < g_monitor.aggregation_ns ? window : g_monitor.aggregation_ns;
 }
 
-// What the monitor made the program pay in a cost window, besides its own CPU time.
-struct ProgramCosts {
-  uint64_t write_faults = 0;
-  uint64_t read_faults = 0;
-};
-
-// The monitor's cost over `wall_ns`, in millionths of a CPU: its thread's CPU time plus what the
-// program paid because of it.
-uint32_t cost_ppm(uint64_t cpu_ns, const ProgramCosts& program, uint64_t wall_ns) {
+// The monitor's cost over `wall_ns`, in millionths of a CPU: its thread's CPU time plus the
+// faults the program took because of it.
+uint32_t cost_ppm(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t wall_ns) {
   if (wall_ns == 0) return 0;
-  uint64_t cost_ns = cpu_ns + program.write_faults * g_monitor.fault_cost_ns +
-                     program.read_faults * g_monitor.read_fault_cost_ns;
+  uint64_t cost_ns =
+      cpu_ns + write_faults * g_monitor.fault_cost_ns + read_faults * g_monitor.read_fault_cost_ns;
   uint64_t ppm = cost_ns * 1000000ull / wall_ns;
   return ppm > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(ppm);
 }
@@ -271,11 +265,9 @@ bool stretch_intervals(uint64_t cost_ppm, uint64_t budget) {
 
 // Sampled mode's regions and intervals, predicted from what checking one region costs (one
 // protected page, its fault, its release: measured at start), so that sampling starts within the
-// budget rather than finding it over several windows at many times the budget. The regions there
-// are stay (at least twice the minimum, at most the maximum): the intervals are stretched as far
-// as they need, and only if even the longest interval cannot hold them are regions cut. (Cutting
-// to what the budget affords at the configured interval first left a generous budget with a few
-// dozen regions, too coarse to tell a hot table from an idle cache beside it.)
+// budget rather than finding it over several windows at many times the budget: as many regions
+// as the budget affords at the configured intervals, but at least twice the minimum, with the
+// intervals stretched as far as those need.
 void choose_sampled_settings() {
   const MonitorSettings& settings = g_monitor.settings;
   // Twice the measured round trip: the releases of untouched pages, the write-protection of the
@@ -284,20 +276,16 @@ void choose_sampled_settings() {
                                                                   : 2 * g_monitor.fault_cost_ns);
   if (per_region_ns == 0) per_region_ns = 1;
   uint64_t target = target_ppm();
+  uint64_t affordable = target * settings.sampling_ns / (per_region_ns * 1000000ull);
   uint64_t floor = 2ull * settings.min_regions;
-  uint64_t regions = g_monitor.core->count();
-  if (regions < floor) regions = floor;
+  uint64_t regions = affordable < floor ? floor : affordable;
   if (regions > settings.max_regions) regions = settings.max_regions;
   g_monitor.sampling_ns = settings.sampling_ns;
   g_monitor.aggregation_ns = settings.aggregation_ns;
-  auto cost = [&] { return regions * per_region_ns * 1000000ull / g_monitor.sampling_ns; };
-  while (cost() > target && 2 * g_monitor.sampling_ns <= kMaxSamplingNs) {
+  while (regions * per_region_ns * 1000000ull / g_monitor.sampling_ns > target &&
+         2 * g_monitor.sampling_ns <= kMaxSamplingNs) {
     g_monitor.sampling_ns *= 2;
     g_monitor.aggregation_ns *= 2;
-  }
-  if (cost() > target) {
-    uint64_t affordable = target * g_monitor.sampling_ns / (per_region_ns * 1000000ull);
-    regions = affordable < floor ? floor : affordable;
   }
   g_monitor.max_regions = static_cast<uint32_t>(regions);
   g_monitor.core->set_region_limits(settings.min_regions, g_monitor.max_regions);
@@ -306,9 +294,9 @@ void choose_sampled_settings() {
 // Keeps the monitor's cost (its CPU time plus the write faults it causes) within the budget:
 // stretch the intervals when over, shrink them back towards the configured ones when well under.
 // Returns whether anything changed.
-bool tune(uint64_t cpu_ns, const ProgramCosts& program, uint64_t wall_ns) {
+bool tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t wall_ns) {
   if (wall_ns == 0) return false;
-  g_monitor.measured_ppm = cost_ppm(cpu_ns, program, wall_ns);
+  g_monitor.measured_ppm = cost_ppm(cpu_ns, write_faults, read_faults, wall_ns);
   uint32_t budget = target_ppm();
   bool changed = false;
   // What exact tracking would cost with its intervals stretched as far as they may go. A page
@@ -397,7 +385,8 @@ void* monitor_main(void*) {
   uint64_t cost_window_start = now;
   uint64_t last_settings_record = now;
   uint64_t cpu_at_start = thread_cpu_ns();
-  ProgramCosts program;
+  uint64_t write_faults = 0;
+  uint64_t read_faults = 0;
   uint64_t last_refresh = now;
   while (!stop_requested()) {
     MonitorCore& core = *g_monitor.core;
@@ -412,12 +401,12 @@ void* monitor_main(void*) {
     sleep_until(sys::monotonic_ns() + g_monitor.sampling_ns);
     if (g_monitor.uffd != nullptr) {
       g_monitor.uffd->check_accesses(core.regions(), core.count());
-      program.write_faults += g_monitor.uffd->last_write_faults();
+      write_faults += g_monitor.uffd->last_write_faults();
     }
     if (g_monitor.reads != nullptr) {
       // Always, even when stopping: no page stays protected past its interval.
       g_monitor.reads->check_accesses(core.regions(), core.count());
-      program.read_faults += g_monitor.reads->last_faults();
+      read_faults += g_monitor.reads->last_faults();
       write_access_samples();
     }
     if (stop_requested()) break;
@@ -434,14 +423,14 @@ void* monitor_main(void*) {
     if (!window_over && window_elapsed >= 2 * g_monitor.sampling_ns) {
       // Far over the budget already: act now rather than at the end of the window (exact write
       // tracking of a busy program costs many times the budget until the tuner reacts).
-      window_over = cost_ppm(thread_cpu_ns() - cpu_at_start, program, window_elapsed) >
-                    kEarlyTuneOvershoot * target_ppm();
+      window_over = cost_ppm(thread_cpu_ns() - cpu_at_start, write_faults, read_faults,
+                             window_elapsed) > kEarlyTuneOvershoot * target_ppm();
     }
     if (window_over) {
       uint64_t cpu = thread_cpu_ns();
       uint64_t sampling_before = g_monitor.sampling_ns;
       bool exact_before = uffd_exact();
-      bool changed = tune(cpu - cpu_at_start, program, now - cost_window_start);
+      bool changed = tune(cpu - cpu_at_start, write_faults, read_faults, now - cost_window_start);
       bool snapshot_ends = g_monitor.sampling_ns != sampling_before || uffd_exact() != exact_before;
       if (snapshot_ends && aggregation_start != now) {
         // A snapshot says how often its regions were sampled, and how (written pages exactly or
@@ -460,7 +449,8 @@ void* monitor_main(void*) {
       }
       if (snapshot_ends) aggregation_start = sys::monotonic_ns();
       cpu_at_start = cpu;
-      program = ProgramCosts{};
+      write_faults = 0;
+      read_faults = 0;
       cost_window_start = now;
     }
     uint64_t changes = g_mapping_changes.load(std::memory_order_relaxed);
