@@ -208,14 +208,20 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
     std::string monitor = first.backend;
     if (first.backend != "none") {
       MonitorCost cost = summarize_monitor_cost(analysis.monitor_settings);
+      double budget = static_cast<double>(last.overhead_budget_ppm) / 10000.0;
       char measured[160];
-      std::snprintf(measured, sizeof(measured),
-                    ", measured cost %.2f%% of a CPU on average over %s, %.2f%% at most (budget "
-                    "%.2f%%)",
-                    static_cast<double>(cost.average_ppm) / 10000.0,
-                    format_duration(cost.measured_ns).c_str(),
-                    static_cast<double>(cost.highest_ppm) / 10000.0,
-                    static_cast<double>(last.overhead_budget_ppm) / 10000.0);
+      if (cost.measured) {
+        std::snprintf(measured, sizeof(measured),
+                      ", measured cost %.2f%% of a CPU on average over %s, %.2f%% at most (budget "
+                      "%.2f%%)",
+                      static_cast<double>(cost.average_ppm) / 10000.0,
+                      format_duration(cost.measured_ns).c_str(),
+                      static_cast<double>(cost.highest_ppm) / 10000.0, budget);
+      } else {
+        // The program ended before the first cost window did.
+        std::snprintf(measured, sizeof(measured), ", cost not measured yet (budget %.2f%%)",
+                      budget);
+      }
       monitor += ": " + format_count(analysis.snapshot_count) + " region snapshots, sampling " +
                  format_duration(last.sampling_ns) + ", aggregation " +
                  format_duration(last.aggregation_ns) + measured;

@@ -441,3 +441,19 @@ TEST(Cli, LostSampledBlocksAreReported) {
   EXPECT_EQ(summary["lost_sampled_blocks"], 2);
   EXPECT_EQ(summary["allocation_sample_rate"], 524288);
 }
+
+// A program that ends before the monitor's first cost window has no measured cost: the report
+// says so rather than printing 0% of a CPU.
+TEST(Cli, AProgramShorterThanACostWindowHasItsCostUnmeasured) {
+  TempDir directory;
+  std::string trace = directory.file("short.dprof");
+  CommandResult recorded = run_command({damon_prof_binary(), "-q", "-o", trace, "/bin/true"});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  CommandResult report = run_command({damon_prof_binary(), "report", trace});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  if (report.out.find("monitor       none") != std::string::npos) {
+    GTEST_SKIP() << "no monitoring backend here";
+  }
+  EXPECT_NE(report.out.find("cost not measured yet (budget 2.00%)"), std::string::npos)
+      << report.out;
+}

@@ -327,7 +327,7 @@ bool tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t
     // Sampling costs a few system calls per region (and, for reads, a fault each time a sampled
     // page is touched), each a TLB shootdown while the program runs on other CPUs: fewer regions
     // first, in proportion to the overshoot (at least halved), from the regions there are (a
-    // limit far above them changed nothing). What the cut cannot take off (at most twice the
+    // limit far above them changed nothing). What the cut cannot take off (at least twice the
     // minimum regions are kept) comes off the intervals in the same step: one window more at
     // many times the budget costs a short program more than the coarser intervals do.
     uint64_t proportional = static_cast<uint64_t>(regions_now) * budget * 4 /

@@ -36,20 +36,27 @@ uint64_t* ProtectedPages::leaf_for(uint64_t gigabyte, bool create) {
   return bits;
 }
 
+template <typename Visit>
+void ProtectedPages::for_each_leaf_span(uint64_t start, uint64_t end, bool create, Visit&& visit) {
+  constexpr uint64_t kLeafPageShift = kLeafShift - kPageShift;
+  uint64_t last = end >> kPageShift;
+  for (uint64_t page = start >> kPageShift; page < last;) {
+    uint64_t leaf_end = ((page >> kLeafPageShift) + 1) << kLeafPageShift;
+    uint64_t stop = leaf_end < last ? leaf_end : last;
+    visit(leaf_for(page >> kLeafPageShift, create), page & (kPagesPerLeaf - 1), stop - page);
+    page = stop;
+  }
+}
+
 uint64_t ProtectedPages::mark(uint64_t start, uint64_t end) {
   uint64_t already = 0;
-  for (uint64_t page = start >> kPageShift; page < (end >> kPageShift);) {
-    uint64_t* bits = leaf_for(page >> (kLeafShift - kPageShift), true);
-    uint64_t leaf_end = ((page >> (kLeafShift - kPageShift)) + 1) << (kLeafShift - kPageShift);
-    uint64_t stop = leaf_end < (end >> kPageShift) ? leaf_end : (end >> kPageShift);
+  for_each_leaf_span(start, end, true, [&](uint64_t* bits, uint64_t first, uint64_t pages) {
     if (bits == nullptr) {
       // No room to remember: count them as protected (a fault charged that maybe was not).
-      already += stop - page;
-      page = stop;
-      continue;
+      already += pages;
+      return;
     }
-    for (; page < stop; ++page) {
-      uint64_t index = page & (kPagesPerLeaf - 1);
+    for (uint64_t index = first; index < first + pages; ++index) {
       uint64_t bit = uint64_t{1} << (index & 63);
       if ((bits[index >> 6] & bit) != 0) {
         ++already;
@@ -57,23 +64,17 @@ uint64_t ProtectedPages::mark(uint64_t start, uint64_t end) {
         bits[index >> 6] |= bit;
       }
     }
-  }
+  });
   return already;
 }
 
 void ProtectedPages::forget(uint64_t start, uint64_t end) {
-  for (uint64_t page = start >> kPageShift; page < (end >> kPageShift);) {
-    uint64_t* bits = leaf_for(page >> (kLeafShift - kPageShift), false);
-    uint64_t leaf_end = ((page >> (kLeafShift - kPageShift)) + 1) << (kLeafShift - kPageShift);
-    uint64_t stop = leaf_end < (end >> kPageShift) ? leaf_end : (end >> kPageShift);
-    if (bits != nullptr) {
-      for (; page < stop; ++page) {
-        uint64_t index = page & (kPagesPerLeaf - 1);
-        bits[index >> 6] &= ~(uint64_t{1} << (index & 63));
-      }
+  for_each_leaf_span(start, end, false, [](uint64_t* bits, uint64_t first, uint64_t pages) {
+    if (bits == nullptr) return;  // nothing there was ever marked
+    for (uint64_t index = first; index < first + pages; ++index) {
+      bits[index >> 6] &= ~(uint64_t{1} << (index & 63));
     }
-    page = stop;
-  }
+  });
 }
 
 void ProtectedPages::clear() {

@@ -37,6 +37,10 @@ class ProtectedPages {
   // The leaf for `gigabyte`, created if `create` (nullptr when absent, or when out of leaves or
   // memory).
   uint64_t* leaf_for(uint64_t gigabyte, bool create);
+  // Calls visit(bits, first index, page count) for each leaf's part of [start, end) (bits nullptr
+  // where there is no leaf).
+  template <typename Visit>
+  void for_each_leaf_span(uint64_t start, uint64_t end, bool create, Visit&& visit);
 
   Leaf leaves_[kMaxLeaves];
   size_t leaf_count_ = 0;
