@@ -79,15 +79,22 @@ TEST_F(HotIdle, TheHotSiteRanksHottest) {
   EXPECT_NE(first_by("hot").find("make_hot_table"), std::string::npos);
   const Site& hot = site("make_hot_table");
   const Site& idle = site("make_idle_cache");
-  EXPECT_GT(hot.access.hot_byte_seconds, 10 * idle.access.hot_byte_seconds);
-  // A large share of its observed byte-seconds were hot, and it never sat idle. (The share is the
-  // program's access rate per sampling interval: on a loaded machine, with the test suite running
-  // beside it, the program gets less CPU and it falls; 0.22 was seen in a sanitizer run.)
-  EXPECT_GT(hot.access.hot_byte_seconds, 0.15 * hot.access.observed_byte_seconds);
-  EXPECT_LT(hot.access.idle_bytes_peak, kMiB);  // at most a boundary region shared with idle memory
+  // Hot byte-seconds are bytes times the share of sampling intervals in which they were accessed,
+  // and that share is the program's: on a loaded machine (the test suite beside it) the program
+  // runs in fewer of the 5 ms intervals, while the idle cache's few come from its filling at the
+  // start. With the sanitizer build and two CPU-bound loops beside it, 16 runs measured the hot
+  // table's share at 0.05-0.48 of its observed byte-seconds, and 8 of them its hot byte-seconds
+  // at 10-48 times the idle cache's.
+  EXPECT_GT(hot.access.hot_byte_seconds, 5 * idle.access.hot_byte_seconds);
+  EXPECT_GT(hot.access.hot_byte_seconds, 0.02 * hot.access.observed_byte_seconds);
+  // It never sat idle, but for a region that straddled its boundary with the idle cache (the two
+  // mappings are adjacent; under load regions split less often): 3.1 MiB was seen once.
+  EXPECT_LT(hot.access.idle_bytes_peak, 4 * kMiB);
   EXPECT_LT(hot.access.hot_byte_seconds_stderr(), 0.1 * hot.access.hot_byte_seconds);
+  // (Its access density was 5.7-61 times the idle cache's in those 8 runs, the relative standard
+  // error of its hot byte-seconds 0.03-0.06.)
   EXPECT_GT(hot.access.access_density(analysis_->page_size),
-            5 * idle.access.access_density(analysis_->page_size));
+            3 * idle.access.access_density(analysis_->page_size));
 }
 
 TEST_F(HotIdle, TheIdleSitesRankIdle) {
