@@ -3,15 +3,19 @@
 with access monitoring), under heaptrack and under valgrind DHAT, side by side in one run.
 
 Runs are interleaved (every mode once, then again, REPEAT times) so that the machine's noise hits
-all modes alike; wall times are medians. Also measured on the exact traces: the analyzer's speed
-(`damon-prof report`) against heaptrack_print on heaptrack's trace of the same program, and the
-trace bytes per allocation event of both.
+all modes alike; wall times are medians. The targets are judged on paired ratios: each round's
+time of a mode over the same round's native time, with a 95% confidence interval of their median
+(distribution-free, from order statistics), so that a verdict says when a difference is within the
+noise of the machine. Also measured on the exact traces, interleaved the same way: the analyzer's
+speed (`damon-prof report`) against heaptrack_print on heaptrack's trace of the same program, and
+the trace bytes per allocation event of both.
 
     bench/run_bench.py [--build DIR] [--repeat N] [--programs a,b] [--markdown OUT.md]
                        [--no-dhat] [--dhat-timeout S]
 """
 import argparse
 import json
+import math
 import os
 import shutil
 import socket
@@ -23,6 +27,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_RATE = "512KiB"
+ANALYZER_REPEAT = 9
+# The targets of issue 7 that a run can judge.
+TARGET_OVERHEAD = 0.05  # sampled+monitor within 5% of native wall time
+TARGET_SPEEDUP = 3.0  # the analyzer at least 3x faster than heaptrack_print
 DEVNULL = subprocess.DEVNULL
 
 
@@ -142,13 +150,43 @@ class Modes:
         return None
 
 
-def median_time(command, repeat):
-    times = []
+def seconds(command):
+    start = time.perf_counter()
+    subprocess.run(command, stdout=DEVNULL, stderr=DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def interleaved_times(commands, repeat):
+    """Each command's run times, the commands taking turns (the machine's speed drifts by tens of
+    percent over minutes: running one command's repeats, then the other's, compares two moments
+    of the machine as much as two commands)."""
+    times = {name: [] for name in commands}
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(command, stdout=DEVNULL, stderr=DEVNULL, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, command in commands.items():
+            times[name].append(seconds(command))
+    return times
+
+
+def median_interval(values, confidence=0.95):
+    """The median of `values` and a distribution-free confidence interval for it: the order
+    statistics x(k) and x(n+1-k) with the largest k for which the interval still covers the median
+    with at least `confidence` (the count of values below the median is Binomial(n, 1/2)). With
+    fewer than 6 values no such interval exists: then None for both ends."""
+    ordered = sorted(values)
+    n = len(ordered)
+    k = 0
+    for candidate in range(1, n // 2 + 1):
+        below = sum(math.comb(n, i) for i in range(candidate)) / 2.0 ** n
+        if 1 - 2 * below >= confidence:
+            k = candidate
+    if k == 0:
+        return statistics.median(ordered), None, None
+    return statistics.median(ordered), ordered[k - 1], ordered[n - k]
+
+
+def paired_ratios(times, baseline):
+    """Per round, a mode's time over the baseline's time in the same round."""
+    return [t / b for t, b in zip(times, baseline)]
 
 
 def startup_figures(modes, repeat):
@@ -158,10 +196,7 @@ def startup_figures(modes, repeat):
     times = {mode: [] for mode in mode_names}
     for _ in range(repeat):
         for mode in mode_names:
-            wrapper = modes.wrapper(mode, "startup")
-            start = time.perf_counter()
-            subprocess.run(wrapper + ["/bin/true"], stdout=DEVNULL, stderr=DEVNULL, check=True)
-            times[mode].append(time.perf_counter() - start)
+            times[mode].append(seconds(modes.wrapper(mode, "startup") + ["/bin/true"]))
     return {mode: statistics.median(values) for mode, values in times.items()}
 
 
@@ -173,15 +208,25 @@ def analyzer_figures(modes, name, repeat):
                                         check=True).stdout)["summary"]
     events = summary["total_alloc_count"] + summary["free_count"]
     figures = {"events": events, "dprof_bytes": os.path.getsize(trace)}
-    figures["dprof_seconds"] = median_time([modes.damon_prof, "report", trace], repeat)
     # The sampled trace of the same program: what leaving damon-prof on costs in trace and in
     # analysis, against the exact trace and heaptrack's.
     sampled = modes.trace("sampled", name) + ".dprof"
     figures["sampled_bytes"] = os.path.getsize(sampled)
-    figures["sampled_seconds"] = median_time([modes.damon_prof, "report", sampled], repeat)
+    commands = {"exact": [modes.damon_prof, "report", trace],
+                "sampled": [modes.damon_prof, "report", sampled]}
     if heaptrack_file:
         figures["heaptrack_bytes"] = os.path.getsize(heaptrack_file)
-        figures["heaptrack_print_seconds"] = median_time(["heaptrack_print", heaptrack_file], repeat)
+        commands["heaptrack_print"] = ["heaptrack_print", heaptrack_file]
+    times = interleaved_times(commands, repeat)
+    figures["dprof_seconds"] = statistics.median(times["exact"])
+    figures["sampled_seconds"] = statistics.median(times["sampled"])
+    if heaptrack_file:
+        figures["heaptrack_print_seconds"] = statistics.median(times["heaptrack_print"])
+        # Speed-ups per round: heaptrack_print's time over the report's in the same round.
+        figures["speedup"] = median_interval(paired_ratios(times["heaptrack_print"],
+                                                           times["exact"]))
+        figures["sampled_speedup"] = median_interval(paired_ratios(times["heaptrack_print"],
+                                                                   times["sampled"]))
     return figures
 
 
@@ -221,13 +266,15 @@ def main():
                 print("  %s: round %d/%d done" % (name, round_index + 1, arguments.repeat),
                       file=sys.stderr)
             row = {mode: statistics.median(values) for mode, values in times.items()}
+            row["overhead"] = median_interval([ratio - 1 for ratio in paired_ratios(
+                times["sampled+monitor"], times["native"])])
             if have_dhat:
                 try:
                     row["dhat"] = program.run(modes.wrapper("dhat", name),
                                               timeout=arguments.dhat_timeout)
                 except subprocess.TimeoutExpired:
                     row["dhat"] = None
-            row["analyzer"] = analyzer_figures(modes, name, 3)
+            row["analyzer"] = analyzer_figures(modes, name, ANALYZER_REPEAT)
             results[name] = row
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -236,6 +283,28 @@ def main():
 
 def ratio(value, native):
     return "%.2f×" % (value / native)
+
+
+def interval_text(interval, show):
+    """`median (low to high)`, or the median alone when there is no interval."""
+    median, low, high = interval
+    if low is None:
+        return show(median)
+    return "%s (%s to %s)" % (show(median), show(low), show(high))
+
+
+def verdict(interval, met, missed):
+    """A target's verdict from a confidence interval (median, low, high): met or missed when the
+    whole interval says so, else too close to call on this machine. `met` and `missed` judge the
+    interval's ends."""
+    _, low, high = interval
+    if low is None:
+        return "too few runs to tell"
+    if met(low, high):
+        return "met"
+    if missed(low, high):
+        return "missed"
+    return "within noise"
 
 
 def report(results, known, arguments, have_dhat, startup):
@@ -250,7 +319,8 @@ def report(results, known, arguments, have_dhat, startup):
     header = ["program", "native", "exact", "sampled", "sampled+monitor", "heaptrack"]
     if have_dhat:
         header.append("DHAT")
-    header += ["exact overhead / heaptrack's", "sampled+monitor vs native"]
+    header += ["exact overhead / heaptrack's", "sampled+monitor vs native (95% CI)",
+               "within 5%?"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for name, row in results.items():
@@ -264,14 +334,18 @@ def report(results, known, arguments, have_dhat, startup):
         heaptrack_overhead = row["heaptrack"] - native
         cells.append("%.3f" % ((row["exact"] - native) / heaptrack_overhead)
                      if heaptrack_overhead > 0 else "n/a")
-        cells.append("%+.1f%%" % (100.0 * (row["sampled+monitor"] - native) / native))
+        cells.append(interval_text(row["overhead"], lambda value: "%+.1f%%" % (100 * value)))
+        cells.append(verdict(row["overhead"], lambda low, high: high <= TARGET_OVERHEAD,
+                             lambda low, high: low > TARGET_OVERHEAD))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Analyzer and traces (the exact-mode trace against heaptrack's of the same "
-                 "program; analyzer times are medians of 3):\n")
+                 "program; analyzer times are medians of %d interleaved runs, the speed-up the "
+                 "median of the rounds' ratios with its 95%% confidence interval):\n"
+                 % ANALYZER_REPEAT)
     lines.append("| program | events | damon-prof report | heaptrack_print | analyzer speed-up | "
-                 "trace bytes/event: damon-prof | heaptrack | size ratio |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+                 "3× faster? | trace bytes/event: damon-prof | heaptrack | size ratio |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     for name, row in results.items():
         figures = row["analyzer"]
         events = figures["events"]
@@ -282,12 +356,14 @@ def report(results, known, arguments, have_dhat, startup):
             cells.append("%.3f s (%.2f M events/s)" % (figures["heaptrack_print_seconds"],
                                                       events / figures["heaptrack_print_seconds"]
                                                       / 1e6))
-            cells.append("%.2f×" % (figures["heaptrack_print_seconds"] / figures["dprof_seconds"]))
+            cells.append(interval_text(figures["speedup"], lambda value: "%.2f×" % value))
+            cells.append(verdict(figures["speedup"], lambda low, high: low >= TARGET_SPEEDUP,
+                                 lambda low, high: high < TARGET_SPEEDUP))
             cells.append("%.2f" % (figures["dprof_bytes"] / events))
             cells.append("%.2f" % (figures["heaptrack_bytes"] / events))
             cells.append("%.2f" % (figures["dprof_bytes"] / figures["heaptrack_bytes"]))
         else:
-            cells += ["n/a"] * 5
+            cells += ["n/a"] * 6
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("The sampled trace of the same program (--sample-rate %s): its size and the time "
@@ -304,8 +380,8 @@ def report(results, known, arguments, have_dhat, startup):
             cells.append("n/a")
         cells.append("%.3f s" % figures["sampled_seconds"])
         if "heaptrack_print_seconds" in figures:
-            cells.append("%.2f× faster" % (figures["heaptrack_print_seconds"]
-                                            / figures["sampled_seconds"]))
+            cells.append(interval_text(figures["sampled_speedup"],
+                                       lambda value: "%.2f×" % value).replace(" (", " faster (", 1))
         else:
             cells.append("n/a")
         lines.append("| " + " | ".join(cells) + " |")
