@@ -7,6 +7,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "build_id.h"
 #include "profile.pb.h"
 
 namespace dprof::analyzer {
@@ -62,7 +63,7 @@ class ProfileBuilder {
         mapping->set_file_offset(segment.start - module.load_bias);
         break;
       }
-      mapping->set_build_id(string_index(hex(module.build_id)));
+      mapping->set_build_id(string_index(build_id_hex(module.build_id)));
       break;
     }
     mapping->set_has_functions(analysis.symbolized);
@@ -94,16 +95,6 @@ class ProfileBuilder {
   }
 
  private:
-  static std::string hex(const std::string& bytes) {
-    static const char kDigits[] = "0123456789abcdef";
-    std::string text;
-    for (unsigned char byte : bytes) {
-      text += kDigits[byte >> 4];
-      text += kDigits[byte & 15];
-    }
-    return text;
-  }
-
   pb::Profile& profile_;
   std::unordered_map<std::string, int64_t> strings_;
   std::map<std::pair<std::string, std::string>, uint64_t> functions_;

@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "build_id.h"
 #include "debug_file_inflater.h"
+#include "debug_file_prefetch.h"
 
 namespace dprof::analyzer {
 
@@ -32,16 +34,6 @@ bool exists(const std::string& path) {
   return stat(path.c_str(), &status) == 0 && S_ISREG(status.st_mode);
 }
 
-std::string hex(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char byte : bytes) {
-    out += digits[byte >> 4];
-    out += digits[byte & 15];
-  }
-  return out;
-}
-
 // /usr/lib/debug/.build-id/xx/yyyy.debug, where dwfl_build_id_find_debuginfo looks too; but that
 // one also keeps its own handle on the file inside the module, which libdw then reads instead of
 // the descriptor the callback returns (the inflated copy). libdwfl checks the file's build-id
@@ -52,9 +44,8 @@ int open_debug_file_by_build_id(Dwfl_Module* module, char** debuginfo_file_name)
   int length = dwfl_module_build_id(module, &bits, &note_address);
   if (length < 2 || bits == nullptr) return -1;
   std::string id(reinterpret_cast<const char*>(bits), static_cast<size_t>(length));
-  std::string path =
-      "/usr/lib/debug/.build-id/" + hex(id.substr(0, 1)) + "/" + hex(id.substr(1)) + ".debug";
-  if (!exists(path)) return -1;
+  std::string path = debug_file_for_build_id(id);
+  if (path.empty()) return -1;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   *debuginfo_file_name = strdup(path.c_str());
@@ -92,6 +83,13 @@ int find_local_debuginfo(Dwfl_Module* module, void** userdata, const char* modul
   int fd = find_local_debuginfo_file(module, userdata, module_name, base, file_name, debuglink_file,
                                      debuglink_crc, debuginfo_file_name);
   if (fd < 0) return fd;
+  // Inflated while the trace was decoded, if the analysis asked for it (analysis.cpp).
+  int prefetched =
+      *debuginfo_file_name == nullptr ? -1 : debug_file_prefetch::take(*debuginfo_file_name);
+  if (prefetched >= 0) {
+    close(fd);
+    return prefetched;
+  }
   int inflated = inflated_debug_file(fd);
   if (inflated < 0) return fd;
   close(fd);
@@ -222,8 +220,8 @@ Symbolizer::ModuleDebugInfo* Symbolizer::debug_info_for(const ModuleInfo& module
         length > 0 ? std::string(reinterpret_cast<const char*>(bits), static_cast<size_t>(length))
                    : std::string();
     if (on_disk != module.build_id) {
-      warnings_.push_back(module.path + ": build-id " + hex(on_disk) +
-                          " does not match the traced " + hex(module.build_id) +
+      warnings_.push_back(module.path + ": build-id " + build_id_hex(on_disk) +
+                          " does not match the traced " + build_id_hex(module.build_id) +
                           " (file changed since the run), its frames are shown as module+offset");
       info->module = nullptr;
     }

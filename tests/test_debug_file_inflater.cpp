@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "build_id.h"
 #include "debug_file_inflater.h"
+#include "debug_file_prefetch.h"
 #include "test_support.h"
 
 using dprof::analyzer::inflated_debug_file;
@@ -196,4 +198,43 @@ TEST(DebugFileInflater, DamagedFilesAreRefusedNotTrusted) {
   EXPECT_TRUE(refused(damaged));
   // The untouched file still inflates.
   EXPECT_FALSE(refused(whole));
+}
+
+// debug_file_prefetch: the same copies, made on another thread ahead of time.
+TEST(DebugFilePrefetch, HandsOutTheInflatedCopyOnce) {
+  namespace prefetch = dprof::analyzer::debug_file_prefetch;
+  TempDir directory;
+  std::string path = compressed_debug_file(directory, "zlib");
+  ASSERT_FALSE(path.empty());
+  EXPECT_EQ(prefetch::take(path), -1);  // never started: the symbolizer inflates it itself
+  prefetch::start(path);
+  prefetch::start(path);  // once is enough
+  int copy = prefetch::take(path);
+  ASSERT_GE(copy, 0);
+  int original = open(path.c_str(), O_RDONLY);
+  ASSERT_GE(original, 0);
+  std::vector<Section> expected = sections_of(original);
+  std::vector<Section> got = sections_of(copy);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_TRUE(got[i].bytes == expected[i].bytes) << expected[i].name;
+  }
+  close(copy);
+  close(original);
+  EXPECT_EQ(prefetch::take(path), -1);  // handed out already
+}
+
+TEST(DebugFilePrefetch, NothingToInflateOrNoFileGivesNoCopy) {
+  namespace prefetch = dprof::analyzer::debug_file_prefetch;
+  TempDir directory;
+  std::string plain = directory.file("plain");
+  ASSERT_EQ(run_command({"objcopy", "--only-keep-debug", this_program(), plain}).exit_code, 0);
+  prefetch::start(plain);
+  EXPECT_EQ(prefetch::take(plain), -1);
+  std::string missing = directory.file("missing");
+  prefetch::start(missing);
+  EXPECT_EQ(prefetch::take(missing), -1);
+  EXPECT_EQ(dprof::analyzer::debug_file_for_build_id(""), "");
+  EXPECT_EQ(dprof::analyzer::debug_file_for_build_id(std::string(20, '\x5a')), "");
+  EXPECT_EQ(dprof::analyzer::build_id_hex("\x01\xab"), "01ab");
 }
