@@ -266,7 +266,7 @@ def main():
                 print("  %s: round %d/%d done" % (name, round_index + 1, arguments.repeat),
                       file=sys.stderr)
             row = {mode: statistics.median(values) for mode, values in times.items()}
-            row["overhead"] = median_interval([ratio - 1 for ratio in paired_ratios(
+            row["overhead"] = median_interval([each - 1 for each in paired_ratios(
                 times["sampled+monitor"], times["native"])])
             if have_dhat:
                 try:
