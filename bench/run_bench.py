@@ -2,8 +2,8 @@
 """damon-prof's benchmark suite: each program natively, under damon-prof (exact; sampled; sampled
 with access monitoring), under heaptrack and under valgrind DHAT, side by side in one run.
 
-Runs are interleaved (every mode once, then again, REPEAT times) so that the machine's noise hits
-all modes alike; wall times are medians. The targets are judged on paired ratios: each round's
+Runs are interleaved (every mode once, then again, REPEAT times, each round starting with the
+next mode) so that the machine's noise and the order hit all modes alike; wall times are medians. The targets are judged on paired ratios: each round's
 time of a mode over the same round's native time, with a 95% confidence interval of their median
 (distribution-free, from order statistics), so that a verdict says when a difference is within the
 noise of the machine. Also measured on the exact traces, interleaved the same way: the analyzer's
@@ -161,10 +161,17 @@ def interleaved_times(commands, repeat):
     percent over minutes: running one command's repeats, then the other's, compares two moments
     of the machine as much as two commands)."""
     times = {name: [] for name in commands}
-    for _ in range(repeat):
-        for name, command in commands.items():
-            times[name].append(seconds(command))
+    for round_index in range(repeat):
+        for name in rotated(list(commands), round_index):
+            times[name].append(seconds(commands[name]))
     return times
+
+
+def rotated(names, round_index):
+    """The order of a round: each round starts one further along, so that no mode always runs
+    first (after a pause, with cold caches) or right after the same other mode."""
+    shift = round_index % len(names)
+    return names[shift:] + names[:shift]
 
 
 def median_interval(values, confidence=0.95):
@@ -194,8 +201,8 @@ def startup_figures(modes, repeat):
     (launcher, runtime start and exit, the monitor's start), medians of interleaved runs."""
     mode_names = ["native", "exact", "sampled", "sampled+monitor"]
     times = {mode: [] for mode in mode_names}
-    for _ in range(repeat):
-        for mode in mode_names:
+    for round_index in range(repeat):
+        for mode in rotated(mode_names, round_index):
             times[mode].append(seconds(modes.wrapper(mode, "startup") + ["/bin/true"]))
     return {mode: statistics.median(values) for mode, values in times.items()}
 
@@ -261,7 +268,7 @@ def main():
             program = known[name]
             times = {mode: [] for mode in timed_modes}
             for round_index in range(arguments.repeat):
-                for mode in timed_modes:
+                for mode in rotated(timed_modes, round_index):
                     times[mode].append(program.run(modes.wrapper(mode, name), timeout=600))
                 print("  %s: round %d/%d done" % (name, round_index + 1, arguments.repeat),
                       file=sys.stderr)
