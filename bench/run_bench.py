@@ -3,10 +3,10 @@
 with access monitoring), under heaptrack and under valgrind DHAT, side by side in one run.
 
 Runs are interleaved (every mode once, then again, REPEAT times, each round starting with the
-next mode) so that the machine's noise and the order hit all modes alike; wall times are medians. The targets are judged on paired ratios: each round's
-time of a mode over the same round's native time, with a 95% confidence interval of their median
-(distribution-free, from order statistics), so that a verdict says when a difference is within the
-noise of the machine. Also measured on the exact traces, interleaved the same way: the analyzer's
+next mode) so that the machine's noise and the order hit all modes alike; wall times are medians.
+The targets are judged on paired ratios: each round's time of a mode over the same round's native
+time, with a 95% confidence interval of their median (distribution-free, from order statistics),
+so that a verdict says when a difference is within the noise of the machine. Also measured on the exact traces, interleaved the same way: the analyzer's
 speed (`damon-prof report`) against heaptrack_print on heaptrack's trace of the same program, and
 the trace bytes per allocation event of both.
 
@@ -300,16 +300,16 @@ def interval_text(interval, show):
     return "%s (%s to %s)" % (show(median), show(low), show(high))
 
 
-def verdict(interval, met, missed):
+def verdict(interval, target, lower_is_better):
     """A target's verdict from a confidence interval (median, low, high): met or missed when the
-    whole interval says so, else too close to call on this machine. `met` and `missed` judge the
-    interval's ends."""
+    whole interval lies on one side of `target`, else too close to call on this machine."""
     _, low, high = interval
     if low is None:
         return "too few runs to tell"
-    if met(low, high):
+    best, worst = (high, low) if lower_is_better else (low, high)
+    if (best <= target) if lower_is_better else (best >= target):
         return "met"
-    if missed(low, high):
+    if (worst > target) if lower_is_better else (worst < target):
         return "missed"
     return "within noise"
 
@@ -342,8 +342,7 @@ def report(results, known, arguments, have_dhat, startup):
         cells.append("%.3f" % ((row["exact"] - native) / heaptrack_overhead)
                      if heaptrack_overhead > 0 else "n/a")
         cells.append(interval_text(row["overhead"], lambda value: "%+.1f%%" % (100 * value)))
-        cells.append(verdict(row["overhead"], lambda low, high: high <= TARGET_OVERHEAD,
-                             lambda low, high: low > TARGET_OVERHEAD))
+        cells.append(verdict(row["overhead"], TARGET_OVERHEAD, lower_is_better=True))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Analyzer and traces (the exact-mode trace against heaptrack's of the same "
@@ -364,8 +363,7 @@ def report(results, known, arguments, have_dhat, startup):
                                                       events / figures["heaptrack_print_seconds"]
                                                       / 1e6))
             cells.append(interval_text(figures["speedup"], lambda value: "%.2f×" % value))
-            cells.append(verdict(figures["speedup"], lambda low, high: low >= TARGET_SPEEDUP,
-                                 lambda low, high: high < TARGET_SPEEDUP))
+            cells.append(verdict(figures["speedup"], TARGET_SPEEDUP, lower_is_better=False))
             cells.append("%.2f" % (figures["dprof_bytes"] / events))
             cells.append("%.2f" % (figures["heaptrack_bytes"] / events))
             cells.append("%.2f" % (figures["dprof_bytes"] / figures["heaptrack_bytes"]))
@@ -376,7 +374,7 @@ def report(results, known, arguments, have_dhat, startup):
     lines.append("The sampled trace of the same program (--sample-rate %s): its size and the time "
                  "to report it, against heaptrack's trace and heaptrack_print:\n" % SAMPLE_RATE)
     lines.append("| program | sampled trace | vs heaptrack's | damon-prof report | "
-                 "vs heaptrack_print |")
+                 "speed-up over heaptrack_print |")
     lines.append("|---|---|---|---|---|")
     for name, row in results.items():
         figures = row["analyzer"]
@@ -387,8 +385,7 @@ def report(results, known, arguments, have_dhat, startup):
             cells.append("n/a")
         cells.append("%.3f s" % figures["sampled_seconds"])
         if "heaptrack_print_seconds" in figures:
-            cells.append(interval_text(figures["sampled_speedup"],
-                                       lambda value: "%.2f×" % value).replace(" (", " faster (", 1))
+            cells.append(interval_text(figures["sampled_speedup"], lambda value: "%.2f×" % value))
         else:
             cells.append("n/a")
         lines.append("| " + " | ".join(cells) + " |")
