@@ -1,6 +1,12 @@
 #include "build_id.h"
 
+#include <elf.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
 
 namespace dprof::analyzer {
 
@@ -21,6 +27,79 @@ std::string debug_file_for_build_id(const std::string& build_id) {
   struct stat status;
   if (stat(path.c_str(), &status) != 0 || !S_ISREG(status.st_mode)) return {};
   return path;
+}
+
+namespace {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "reads ELF headers in host order");
+
+bool read_exactly(int fd, void* buffer, size_t length, uint64_t offset) {
+  auto* bytes = static_cast<uint8_t*>(buffer);
+  while (length > 0) {
+    ssize_t got = pread(fd, bytes, length, static_cast<off_t>(offset));
+    if (got <= 0) return false;
+    bytes += got;
+    length -= static_cast<size_t>(got);
+    offset += static_cast<uint64_t>(got);
+  }
+  return true;
+}
+
+uint64_t align4(uint64_t value) {
+  return (value + 3) & ~uint64_t{3};
+}
+
+// The build-id among the notes of one note section's bytes.
+std::string build_id_in_notes(const std::vector<uint8_t>& notes) {
+  uint64_t at = 0;
+  while (notes.size() - at >= sizeof(Elf64_Nhdr)) {
+    Elf64_Nhdr note;
+    std::memcpy(&note, notes.data() + at, sizeof note);
+    uint64_t name_at = at + sizeof note;
+    uint64_t description_at = name_at + align4(note.n_namesz);
+    if (description_at > notes.size() || note.n_descsz > notes.size() - description_at) break;
+    if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == sizeof ELF_NOTE_GNU &&
+        std::memcmp(notes.data() + name_at, ELF_NOTE_GNU, sizeof ELF_NOTE_GNU) == 0) {
+      return std::string(reinterpret_cast<const char*>(notes.data() + description_at),
+                         note.n_descsz);
+    }
+    at = description_at + align4(note.n_descsz);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string build_id_of_elf_file(int fd) {
+  // Notes are small; a section claiming more is not a build-id note.
+  constexpr uint64_t kLargestNoteSection = 64 << 10;
+  struct stat status;
+  if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) return {};
+  auto file_size = static_cast<uint64_t>(status.st_size);
+  Elf64_Ehdr header;
+  if (file_size < sizeof header || !read_exactly(fd, &header, sizeof header, 0)) return {};
+  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64 ||
+      header.e_ident[EI_DATA] != ELFDATA2LSB || header.e_shentsize != sizeof(Elf64_Shdr) ||
+      header.e_shnum == 0 || header.e_shoff > file_size ||
+      uint64_t{header.e_shnum} * sizeof(Elf64_Shdr) > file_size - header.e_shoff) {
+    return {};
+  }
+  std::vector<Elf64_Shdr> sections(header.e_shnum);
+  if (!read_exactly(fd, sections.data(), sections.size() * sizeof(Elf64_Shdr), header.e_shoff)) {
+    return {};
+  }
+  for (const Elf64_Shdr& section : sections) {
+    if (section.sh_type != SHT_NOTE || (section.sh_flags & SHF_COMPRESSED) != 0 ||
+        section.sh_size > kLargestNoteSection || section.sh_offset > file_size ||
+        section.sh_size > file_size - section.sh_offset) {
+      continue;
+    }
+    std::vector<uint8_t> notes(section.sh_size);
+    if (!read_exactly(fd, notes.data(), notes.size(), section.sh_offset)) continue;
+    std::string id = build_id_in_notes(notes);
+    if (!id.empty()) return id;
+  }
+  return {};
 }
 
 }  // namespace dprof::analyzer

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-#include "debug_file_inflater.h"
+#include "debug_file_cache.h"
 
 namespace dprof::analyzer::debug_file_prefetch {
 namespace {
@@ -69,7 +69,7 @@ class Prefetcher {
       int inflated = -1;
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd >= 0) {
-        inflated = inflated_debug_file(fd);
+        inflated = DebugFileCache::standard().inflated_copy(fd);
         close(fd);
       }
       lock.lock();

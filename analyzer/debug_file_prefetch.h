@@ -3,7 +3,7 @@
 // finds them ready. Inflating the C library's debug file takes about 30 ms of a report's time
 // however small its trace; decoding an exact trace takes far longer, and the two overlap.
 // Callers prefetch the debug files found by build-id (build_id.h); the symbolizer finds any other
-// as before.
+// as before. A copy an earlier report inflated is taken from the cache (debug_file_cache.h).
 #pragma once
 
 #include <string>

@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "build_id.h"
-#include "debug_file_inflater.h"
+#include "debug_file_cache.h"
 #include "debug_file_prefetch.h"
 
 namespace dprof::analyzer {
@@ -76,7 +76,8 @@ int find_local_debuginfo_file(Dwfl_Module* module, void** userdata, const char* 
   return -1;
 }
 
-// The debug file found, with its compressed sections inflated in advance (debug_file_inflater.h).
+// The debug file found, with its compressed sections inflated in advance (debug_file_inflater.h),
+// or the copy inflated by an earlier report (debug_file_cache.h).
 int find_local_debuginfo(Dwfl_Module* module, void** userdata, const char* module_name,
                          GElf_Addr base, const char* file_name, const char* debuglink_file,
                          GElf_Word debuglink_crc, char** debuginfo_file_name) {
@@ -90,7 +91,7 @@ int find_local_debuginfo(Dwfl_Module* module, void** userdata, const char* modul
     close(fd);
     return prefetched;
   }
-  int inflated = inflated_debug_file(fd);
+  int inflated = DebugFileCache::standard().inflated_copy(fd);
   if (inflated < 0) return fd;
   close(fd);
   return inflated;

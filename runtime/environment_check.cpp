@@ -43,6 +43,8 @@ constexpr Variable kVariables[] = {
     {"DAMON_PROF_SAMPLE_RATE", Kind::kNumber, 0, uint64_t{1} << 40,
      "bytes from 0 (every allocation) to 1099511627776"},
     {"DAMON_PROF_UNWIND", Kind::kUnwind, 0, 0, "dwarf or fp"},
+    // The analyzer's (analyzer/debug_file_cache.h); empty turns its cache off.
+    {"DAMON_PROF_CACHE_DIR", Kind::kAny, 0, 0, "a directory path, or empty for no cache"},
 };
 
 constexpr size_t kMaxPath = 4000;

@@ -2,6 +2,7 @@
 #include <gelf.h>
 #include <gtest/gtest.h>
 #include <libelf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -9,10 +10,12 @@
 #include <vector>
 
 #include "build_id.h"
+#include "debug_file_cache.h"
 #include "debug_file_inflater.h"
 #include "debug_file_prefetch.h"
 #include "test_support.h"
 
+using dprof::analyzer::DebugFileCache;
 using dprof::analyzer::inflated_debug_file;
 using dprof::testing::run_command;
 using dprof::testing::TempDir;
@@ -237,4 +240,227 @@ TEST(DebugFilePrefetch, NothingToInflateOrNoFileGivesNoCopy) {
   EXPECT_EQ(dprof::analyzer::debug_file_for_build_id(""), "");
   EXPECT_EQ(dprof::analyzer::debug_file_for_build_id(std::string(20, '\x5a')), "");
   EXPECT_EQ(dprof::analyzer::build_id_hex("\x01\xab"), "01ab");
+}
+
+// debug_file_cache: the copies kept on disk for the next report.
+namespace {
+
+uint64_t inode_of(int fd) {
+  struct stat status {};
+  fstat(fd, &status);
+  return status.st_ino;
+}
+
+uint64_t inode_of(const std::string& path) {
+  struct stat status {};
+  return stat(path.c_str(), &status) == 0 ? status.st_ino : 0;
+}
+
+// The copy on `copy` holds the same sections as the debug file at `path`, inflated.
+void expect_same_sections(int copy, const std::string& path) {
+  int original = open(path.c_str(), O_RDONLY);
+  ASSERT_GE(original, 0);
+  std::vector<Section> expected = sections_of(original);
+  std::vector<Section> got = sections_of(copy);
+  close(original);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_TRUE(got[i].bytes == expected[i].bytes) << expected[i].name;
+  }
+}
+
+// The cache's copy of the debug file at `path`, made or found.
+int cached_copy(const DebugFileCache& cache, const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY);
+  int copy = cache.inflated_copy(fd);
+  close(fd);
+  return copy;
+}
+
+std::vector<std::string> entries_in(const DebugFileCache& cache) {
+  std::vector<std::string> names;
+  auto listing = run_command({"ls", "-A", cache.entries_directory()});
+  size_t start = 0;
+  while (start < listing.out.size()) {
+    size_t end = listing.out.find('\n', start);
+    names.push_back(listing.out.substr(start, end - start));
+    start = end + 1;
+  }
+  return names;
+}
+
+// A copy of the debug file at `path` whose modification time is `seconds` earlier: the same
+// build-id, another cache entry.
+std::string aged_copy(const TempDir& directory, const std::string& path, const std::string& name,
+                      int seconds) {
+  std::string copy = directory.file(name);
+  run_command({"cp", path, copy});
+  run_command({"touch", "-d", "@" + std::to_string(time(nullptr) - seconds), copy});
+  return copy;
+}
+
+}  // namespace
+
+TEST(DebugFileCache, StoresTheCopyAndServesItNextTime) {
+  TempDir directory;
+  TempDir cache_root;
+  std::string path = compressed_debug_file(directory, "zlib");
+  ASSERT_FALSE(path.empty());
+  DebugFileCache cache(cache_root.path());
+  EXPECT_EQ(cache.entries_directory(), cache_root.path() + "/debuginfo-v1");
+  int first = cached_copy(cache, path);
+  ASSERT_GE(first, 0);
+  expect_same_sections(first, path);
+  close(first);
+  // One entry, named by the file's build-id.
+  std::vector<std::string> entries = entries_in(cache);
+  ASSERT_EQ(entries.size(), 1u);
+  int fd = open(path.c_str(), O_RDONLY);
+  std::string build_id = dprof::analyzer::build_id_hex(dprof::analyzer::build_id_of_elf_file(fd));
+  close(fd);
+  ASSERT_FALSE(build_id.empty());
+  EXPECT_EQ(entries[0].rfind(build_id + "-", 0), 0u) << entries[0];
+  // Next time the entry itself is handed out.
+  std::string entry = cache.entries_directory() + "/" + entries[0];
+  int second = cached_copy(cache, path);
+  ASSERT_GE(second, 0);
+  EXPECT_EQ(inode_of(second), inode_of(entry));
+  expect_same_sections(second, path);
+  close(second);
+  EXPECT_EQ(entries_in(cache).size(), 1u);
+}
+
+TEST(DebugFileCache, AnEntryThatIsNotTheCopyIsReplaced) {
+  TempDir directory;
+  TempDir cache_root;
+  std::string path = compressed_debug_file(directory, "zlib");
+  ASSERT_FALSE(path.empty());
+  DebugFileCache cache(cache_root.path());
+  close(cached_copy(cache, path));
+  std::vector<std::string> entries = entries_in(cache);
+  ASSERT_EQ(entries.size(), 1u);
+  std::string entry = cache.entries_directory() + "/" + entries[0];
+  // Damaged (cut short), then another ELF file (another build-id) in its place.
+  for (const std::string& replacement : {std::string("cut"), std::string("other")}) {
+    if (replacement == "cut") {
+      ASSERT_EQ(truncate(entry.c_str(), 100), 0);
+    } else {
+      ASSERT_EQ(run_command({"cp", "/bin/true", entry}).exit_code, 0);
+    }
+    uint64_t planted = inode_of(entry);
+    int copy = cached_copy(cache, path);
+    ASSERT_GE(copy, 0);
+    expect_same_sections(copy, path);
+    close(copy);
+    EXPECT_NE(inode_of(entry), planted) << replacement;  // the real copy took its place
+  }
+}
+
+TEST(DebugFileCache, KeepsToItsCapacityDroppingTheLeastRecentlyUsed) {
+  TempDir directory;
+  TempDir cache_root;
+  std::string path = compressed_debug_file(directory, "zlib");
+  ASSERT_FALSE(path.empty());
+  std::string a = aged_copy(directory, path, "a", 300);
+  std::string b = aged_copy(directory, path, "b", 200);
+  std::string c = aged_copy(directory, path, "c", 100);
+  // Room for two copies of this size, not three.
+  int probe = cached_copy(DebugFileCache(""), path);
+  ASSERT_GE(probe, 0);
+  struct stat image {};
+  fstat(probe, &image);
+  close(probe);
+  DebugFileCache cache(cache_root.path(), static_cast<uint64_t>(image.st_size) * 5 / 2);
+  close(cached_copy(cache, a));
+  close(cached_copy(cache, b));
+  ASSERT_EQ(entries_in(cache).size(), 2u);
+  std::vector<std::string> before = entries_in(cache);
+  usleep(20000);
+  close(cached_copy(cache, a));  // a is used again: b is now the least recently used
+  usleep(20000);
+  close(cached_copy(cache, c));
+  std::vector<std::string> after = entries_in(cache);
+  ASSERT_EQ(after.size(), 2u);
+  auto entry_of = [&cache](const std::string& file) {
+    int fd = open(file.c_str(), O_RDONLY);
+    struct stat status {};
+    fstat(fd, &status);
+    close(fd);
+    // The name ends with the file's size and modification time.
+    return "-" + std::to_string(status.st_size) + "-" + std::to_string(status.st_mtim.tv_sec) + ".";
+  };
+  auto holds = [&after](const std::string& part) {
+    for (const std::string& name : after) {
+      if (name.find(part) != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(holds(entry_of(a)));
+  EXPECT_FALSE(holds(entry_of(b)));
+  EXPECT_TRUE(holds(entry_of(c)));
+}
+
+TEST(DebugFileCache, LeftoversOfADeadReportGoWhenStale) {
+  TempDir directory;
+  TempDir cache_root;
+  std::string path = compressed_debug_file(directory, "zlib");
+  ASSERT_FALSE(path.empty());
+  DebugFileCache cache(cache_root.path());
+  ASSERT_EQ(run_command({"mkdir", "-p", cache.entries_directory()}).exit_code, 0);
+  std::string stale = cache.entries_directory() + "/.old.debug.1.1.tmp";
+  std::string fresh = cache.entries_directory() + "/.new.debug.2.2.tmp";
+  run_command({"touch", "-d", "@" + std::to_string(time(nullptr) - 7200), stale});
+  run_command({"touch", fresh});
+  close(cached_copy(cache, path));
+  EXPECT_FALSE(dprof::testing::file_exists(stale));
+  EXPECT_TRUE(dprof::testing::file_exists(fresh));  // perhaps another report's, still writing
+}
+
+TEST(DebugFileCache, WithoutAUsableDirectoryItStillInflates) {
+  TempDir directory;
+  std::string path = compressed_debug_file(directory, "zlib");
+  ASSERT_FALSE(path.empty());
+  // No cache, and a cache under a regular file (no directory can be made there).
+  for (const std::string& root : {std::string(), path + "/cache"}) {
+    DebugFileCache cache(root);
+    int copy = cached_copy(cache, path);
+    ASSERT_GE(copy, 0) << root;
+    expect_same_sections(copy, path);
+    close(copy);
+  }
+  // A file with nothing to inflate gives no copy, cache or not.
+  TempDir cache_root;
+  std::string plain = directory.file("plain");
+  ASSERT_EQ(run_command({"objcopy", "--only-keep-debug", this_program(), plain}).exit_code, 0);
+  EXPECT_EQ(cached_copy(DebugFileCache(cache_root.path()), plain), -1);
+}
+
+TEST(DebugFileCache, WhereTheEnvironmentPutsIt) {
+  EXPECT_EQ(DebugFileCache::directory_from("/c", "/x", "/h"), "/c");
+  EXPECT_EQ(DebugFileCache::directory_from("", "/x", "/h"), "");  // turned off
+  EXPECT_EQ(DebugFileCache::directory_from(nullptr, "/x", "/h"), "/x/damon-prof");
+  EXPECT_EQ(DebugFileCache::directory_from(nullptr, "relative", "/h"), "/h/.cache/damon-prof");
+  EXPECT_EQ(DebugFileCache::directory_from(nullptr, nullptr, "/h"), "/h/.cache/damon-prof");
+  EXPECT_EQ(DebugFileCache::directory_from(nullptr, nullptr, nullptr), "");
+  EXPECT_EQ(DebugFileCache("").entries_directory(), "");
+}
+
+TEST(BuildId, ReadFromTheNoteOfAnElfFile) {
+  TempDir directory;
+  std::string path = compressed_debug_file(directory, "zlib");
+  ASSERT_FALSE(path.empty());
+  // readelf's view of the same note.
+  auto notes = run_command({"readelf", "-n", path});
+  int fd = open(path.c_str(), O_RDONLY);
+  std::string id = dprof::analyzer::build_id_hex(dprof::analyzer::build_id_of_elf_file(fd));
+  close(fd);
+  ASSERT_GE(id.size(), 16u);
+  EXPECT_NE(notes.out.find("Build ID: " + id), std::string::npos) << notes.out;
+  // Not ELF, or nothing at all: none.
+  std::string text = directory.file("text");
+  std::ofstream(text) << "not an ELF file";
+  fd = open(text.c_str(), O_RDONLY);
+  EXPECT_EQ(dprof::analyzer::build_id_of_elf_file(fd), "");
+  close(fd);
+  EXPECT_EQ(dprof::analyzer::build_id_of_elf_file(-1), "");
 }

@@ -202,3 +202,41 @@ TEST(SplitDebugInfo, FoundThroughTheDebugLink) {
   }
   EXPECT_TRUE(found);
 }
+
+// Its compressed debug file is inflated by the first report and kept in the cache
+// (analyzer/debug_file_cache.h); later reports read the copy and say the same. A damaged entry is
+// not trusted: the report is still the same and the entry is made again.
+TEST(SplitDebugInfo, InflatedOnceThenReadFromTheCache) {
+  std::string program = test_program("split_debug/exact_allocations");
+  TempDir directory;
+  TempDir cache;
+  std::string trace = directory.file("split.dprof");
+  CommandResult recorded = run_command({damon_prof_binary(), "-q", "-o", trace, program});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  auto report = [&](const std::string& cache_dir) {
+    CommandResult result = run_command({damon_prof_binary(), "report", trace, "--top", "50"},
+                                       {"DAMON_PROF_CACHE_DIR=" + cache_dir});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.out;
+  };
+  std::string uncached = report("");
+  EXPECT_NE(uncached.find("exact_allocations.cpp"), std::string::npos) << uncached;
+  std::string entries = cache.path() + "/debuginfo-v1";
+  EXPECT_FALSE(file_exists(entries));  // turned off: nothing written
+  EXPECT_EQ(report(cache.path()), uncached);
+  // The split debug file's entry, named by its build-id.
+  std::string build_id =
+      run_command({"sh", "-c", "readelf -n '" + program + ".debug' | sed -n 's/.*Build ID: //p'"})
+          .out;
+  ASSERT_GT(build_id.size(), 8u);
+  build_id.pop_back();  // the newline
+  std::string entry = run_command({"sh", "-c", "ls " + entries + "/" + build_id + "-*"}).out;
+  ASSERT_FALSE(entry.empty()) << run_command({"ls", "-la", entries}).out;
+  entry.pop_back();
+  std::string stored = read_file(entry);
+  EXPECT_EQ(report(cache.path()), uncached);
+  EXPECT_EQ(read_file(entry), stored);  // read, not made again
+  ASSERT_EQ(truncate(entry.c_str(), 64), 0);
+  EXPECT_EQ(report(cache.path()), uncached);
+  EXPECT_EQ(read_file(entry), stored);
+}
