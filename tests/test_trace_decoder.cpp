@@ -1,10 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <random>
+#include <vector>
+
 #include "analysis.h"
+#include "byte_reader.h"
 #include "test_support.h"
 #include "trace_builder.h"
 #include "trace_decoder.h"
 
+using dprof::analyzer::ByteReader;
 using dprof::analyzer::decode_trace;
 using dprof::analyzer::Event;
 using dprof::analyzer::EventKind;
@@ -189,4 +194,70 @@ TEST(TraceDecoder, OnlyTheRuntimesOwnThreadsAreLeftOutOfTheThreadCount) {
   builder.write(dir.file("t.dprof"));
   dprof::analyzer::Analysis analysis = dprof::analyzer::analyze_trace(dir.file("t.dprof"));
   EXPECT_EQ(analysis.thread_count, 2u);
+}
+
+namespace {
+
+void append_varint(std::vector<uint8_t>& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<uint8_t>(value | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<uint8_t>(value));
+}
+
+}  // namespace
+
+// Numbers of every length, read where 8 bytes are at hand (all at once) and where fewer are (the
+// last bytes of a record: byte by byte), come out as written and leave the reader just past them.
+TEST(ByteReader, NumbersOfEveryLengthAnywhereInARecord) {
+  std::vector<uint64_t> values = {0, 1, 127, 128, 255, 300, 16383, 16384, UINT32_MAX, UINT64_MAX};
+  for (unsigned bits = 1; bits <= 64; ++bits) {
+    uint64_t top = bits == 64 ? UINT64_MAX : (uint64_t{1} << bits) - 1;
+    values.push_back(top);
+    values.push_back(top >> 1);
+    values.push_back(top & 0x5555555555555555ull);
+  }
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 2000; ++i) values.push_back(random() >> (random() % 64));
+  for (size_t padding = 0; padding <= 10; ++padding) {
+    std::vector<uint8_t> bytes;
+    for (uint64_t value : values) append_varint(bytes, value);
+    size_t numbers_end = bytes.size();
+    bytes.insert(bytes.end(), padding, 0xff);  // what follows the numbers: not part of them
+    ByteReader reader(bytes.data(), bytes.size());
+    for (uint64_t value : values) {
+      std::vector<uint8_t> alone;
+      append_varint(alone, value);
+      const uint8_t* before = reader.position();
+      ASSERT_EQ(reader.u64(), value) << "padding " << padding;
+      ASSERT_EQ(static_cast<size_t>(reader.position() - before), alone.size()) << value;
+    }
+    EXPECT_EQ(static_cast<size_t>(reader.position() - bytes.data()), numbers_end);
+  }
+  // Zigzag: small magnitudes of either sign stay short.
+  std::vector<uint8_t> zigzag;
+  for (int64_t value :
+       {int64_t{0}, int64_t{-1}, int64_t{1}, int64_t{-64}, int64_t{63}, INT64_MIN, INT64_MAX}) {
+    append_varint(zigzag, (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63));
+  }
+  ByteReader signed_reader(zigzag.data(), zigzag.size());
+  for (int64_t value :
+       {int64_t{0}, int64_t{-1}, int64_t{1}, int64_t{-64}, int64_t{63}, INT64_MIN, INT64_MAX}) {
+    EXPECT_EQ(signed_reader.s64(), value);
+  }
+}
+
+TEST(ByteReader, ANumberCutShortOrTooLongIsAnError) {
+  // Cut short, with more and with fewer than 8 bytes left.
+  for (size_t length : {3u, 9u}) {
+    std::vector<uint8_t> bytes(length, 0x80);
+    ByteReader reader(bytes.data(), bytes.size());
+    EXPECT_THROW(reader.u64(), dprof::analyzer::TraceError) << length;
+  }
+  // Eleven bytes with the continuation bit set: no number is that long.
+  std::vector<uint8_t> endless(11, 0xff);
+  endless.push_back(0);
+  ByteReader reader(endless.data(), endless.size());
+  EXPECT_THROW(reader.u64(), dprof::analyzer::TraceError);
 }
