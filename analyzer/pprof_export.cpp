@@ -6,71 +6,117 @@
 #include <cstring>
 #include <map>
 #include <unordered_map>
+#include <vector>
 
 #include "build_id.h"
-#include "profile.pb.h"
+#include "protobuf_writer.h"
 
 namespace dprof::analyzer {
 namespace {
 
-namespace pb = perftools::profiles;
+// Field numbers of profile.proto (pprof's), by message.
+namespace profile_field {
+constexpr uint32_t kSampleType = 1, kSample = 2, kMapping = 3, kLocation = 4, kFunction = 5,
+                   kStringTable = 6, kTimeNanos = 9, kDurationNanos = 10, kPeriodType = 11,
+                   kPeriod = 12, kComment = 13, kDefaultSampleType = 14;
+}
+namespace value_type_field {
+constexpr uint32_t kType = 1, kUnit = 2;
+}
+namespace sample_field {
+constexpr uint32_t kLocationId = 1, kValue = 2;
+}
+namespace mapping_field {
+constexpr uint32_t kId = 1, kMemoryStart = 2, kMemoryLimit = 3, kFileOffset = 4, kFilename = 5,
+                   kBuildId = 6, kHasFunctions = 7, kHasFilenames = 8, kHasLineNumbers = 9,
+                   kHasInlineFrames = 10;
+}
+namespace location_field {
+constexpr uint32_t kId = 1, kMappingId = 2, kAddress = 3, kLine = 4;
+}
+namespace line_field {
+constexpr uint32_t kFunctionId = 1, kLine = 2;
+}
+namespace function_field {
+constexpr uint32_t kId = 1, kName = 2, kSystemName = 3, kFilename = 4;
+}
 
+// The repeated fields of a Profile, each gathered on its own and written in field order at the
+// end, as libprotobuf writes them.
 class ProfileBuilder {
  public:
-  explicit ProfileBuilder(pb::Profile& profile) : profile_(profile) { string_index(""); }
+  ProfileBuilder() { string_index(""); }
 
   int64_t string_index(const std::string& text) {
     auto [position, inserted] = strings_.emplace(text, strings_.size());
-    if (inserted) profile_.add_string_table(text);
+    if (inserted) string_table_.add_bytes(profile_field::kStringTable, text);
     return position->second;
   }
 
+  ProtobufWriter value_type(const char* type, const char* unit) {
+    ProtobufWriter value_type;
+    value_type.add_int(value_type_field::kType, string_index(type));
+    value_type.add_int(value_type_field::kUnit, string_index(unit));
+    return value_type;
+  }
+
   void add_sample_type(const char* type, const char* unit) {
-    pb::ValueType* value_type = profile_.add_sample_type();
-    value_type->set_type(string_index(type));
-    value_type->set_unit(string_index(unit));
+    sample_types_.add_message(profile_field::kSampleType, value_type(type, unit));
+  }
+
+  void add_sample(const std::vector<uint64_t>& location_ids, const std::vector<int64_t>& values) {
+    ProtobufWriter sample;
+    sample.add_packed(sample_field::kLocationId, location_ids);
+    sample.add_packed(sample_field::kValue, values);
+    samples_.add_message(profile_field::kSample, sample);
   }
 
   uint64_t function_id(const SiteFrame& frame) {
     std::string name = frame.function.empty() ? "??" : frame.function;
     auto key = std::make_pair(name, frame.file);
-    auto known = functions_.find(key);
-    if (known != functions_.end()) return known->second;
-    uint64_t id = functions_.size() + 1;
-    pb::Function* function = profile_.add_function();
-    function->set_id(id);
-    function->set_name(string_index(name));
-    function->set_system_name(string_index(name));
-    function->set_filename(string_index(frame.file));
-    functions_.emplace(key, id);
+    auto known = function_ids_.find(key);
+    if (known != function_ids_.end()) return known->second;
+    uint64_t id = function_ids_.size() + 1;
+    ProtobufWriter function;
+    function.add_uint(function_field::kId, id);
+    function.add_int(function_field::kName, string_index(name));
+    function.add_int(function_field::kSystemName, string_index(name));
+    function.add_int(function_field::kFilename, string_index(frame.file));
+    functions_.add_message(profile_field::kFunction, function);
+    function_ids_.emplace(key, id);
     return id;
   }
 
   uint64_t mapping_id(const SiteFrame& frame, const Analysis& analysis) {
     if (frame.module.empty()) return 0;
-    auto known = mappings_.find(frame.module);
-    if (known != mappings_.end()) return known->second;
-    uint64_t id = mappings_.size() + 1;
-    pb::Mapping* mapping = profile_.add_mapping();
-    mapping->set_id(id);
-    mapping->set_filename(string_index(frame.module));
+    auto known = mapping_ids_.find(frame.module);
+    if (known != mapping_ids_.end()) return known->second;
+    uint64_t id = mapping_ids_.size() + 1;
+    ProtobufWriter mapping;
+    mapping.add_uint(mapping_field::kId, id);
     for (const ModuleInfo& module : analysis.modules) {
       if (module.path != frame.module) continue;
       for (const Segment& segment : module.segments) {
         if (!segment.executable) continue;
-        mapping->set_memory_start(segment.start);
-        mapping->set_memory_limit(segment.end);
-        mapping->set_file_offset(segment.start - module.load_bias);
+        mapping.add_uint(mapping_field::kMemoryStart, segment.start);
+        mapping.add_uint(mapping_field::kMemoryLimit, segment.end);
+        mapping.add_uint(mapping_field::kFileOffset, segment.start - module.load_bias);
         break;
       }
-      mapping->set_build_id(string_index(build_id_hex(module.build_id)));
       break;
     }
-    mapping->set_has_functions(analysis.symbolized);
-    mapping->set_has_filenames(analysis.symbolized);
-    mapping->set_has_line_numbers(analysis.symbolized);
-    mapping->set_has_inline_frames(analysis.symbolized);
-    mappings_.emplace(frame.module, id);
+    mapping.add_int(mapping_field::kFilename, string_index(frame.module));
+    for (const ModuleInfo& module : analysis.modules) {
+      if (module.path != frame.module) continue;
+      mapping.add_int(mapping_field::kBuildId, string_index(build_id_hex(module.build_id)));
+      break;
+    }
+    mapping.add_bool(mapping_field::kHasFunctions, analysis.symbolized);
+    mapping.add_bool(mapping_field::kHasFilenames, analysis.symbolized);
+    mapping.add_bool(mapping_field::kHasLineNumbers, analysis.symbolized);
+    mapping.add_bool(mapping_field::kHasInlineFrames, analysis.symbolized);
+    mappings_.add_message(profile_field::kMapping, mapping);
+    mapping_ids_.emplace(frame.module, id);
     return id;
   }
 
@@ -78,54 +124,68 @@ class ProfileBuilder {
   uint64_t location_id(const Site& site, size_t first, size_t last, const Analysis& analysis) {
     const SiteFrame& outer = site.frames[last];
     std::string key = std::to_string(outer.address) + ":" + std::to_string(last - first);
-    auto known = locations_.find(key);
-    if (known != locations_.end()) return known->second;
-    uint64_t id = locations_.size() + 1;
-    pb::Location* location = profile_.add_location();
-    location->set_id(id);
-    location->set_address(outer.address);
-    location->set_mapping_id(mapping_id(outer, analysis));
+    auto known = location_ids_.find(key);
+    if (known != location_ids_.end()) return known->second;
+    uint64_t id = location_ids_.size() + 1;
+    ProtobufWriter location;
+    location.add_uint(location_field::kId, id);
+    location.add_uint(location_field::kMappingId, mapping_id(outer, analysis));
+    location.add_uint(location_field::kAddress, outer.address);
     for (size_t i = first; i <= last; ++i) {
-      pb::Line* line = location->add_line();
-      line->set_function_id(function_id(site.frames[i]));
-      line->set_line(site.frames[i].line);
+      ProtobufWriter line;
+      line.add_uint(line_field::kFunctionId, function_id(site.frames[i]));
+      line.add_int(line_field::kLine, site.frames[i].line);
+      location.add_message(location_field::kLine, line);
     }
-    locations_.emplace(key, id);
+    locations_.add_message(profile_field::kLocation, location);
+    location_ids_.emplace(key, id);
     return id;
   }
 
+  // The whole Profile: the repeated fields in field order, then `scalars` (fields 7 and up).
+  std::string profile(const ProtobufWriter& scalars) const {
+    ProtobufWriter profile;
+    for (const ProtobufWriter* field :
+         {&sample_types_, &samples_, &mappings_, &locations_, &functions_, &string_table_}) {
+      profile.append(*field);
+    }
+    profile.append(scalars);
+    return profile.bytes();
+  }
+
  private:
-  pb::Profile& profile_;
+  ProtobufWriter sample_types_, samples_, mappings_, locations_, functions_, string_table_;
   std::unordered_map<std::string, int64_t> strings_;
-  std::map<std::pair<std::string, std::string>, uint64_t> functions_;
-  std::unordered_map<std::string, uint64_t> mappings_;
-  std::unordered_map<std::string, uint64_t> locations_;
+  std::map<std::pair<std::string, std::string>, uint64_t> function_ids_;
+  std::unordered_map<std::string, uint64_t> mapping_ids_;
+  std::unordered_map<std::string, uint64_t> location_ids_;
 };
 
 }  // namespace
 
 std::string pprof_profile_bytes(const Analysis& analysis) {
-  pb::Profile profile;
-  ProfileBuilder builder(profile);
+  ProfileBuilder builder;
   builder.add_sample_type("alloc_objects", "count");
   builder.add_sample_type("alloc_space", "bytes");
   builder.add_sample_type("inuse_objects", "count");
   builder.add_sample_type("inuse_space", "bytes");
   builder.add_sample_type("hot_space", "bytes");
   builder.add_sample_type("idle_space", "bytes");
-  profile.set_default_sample_type(builder.string_index("inuse_space"));
-  pb::ValueType* period_type = profile.mutable_period_type();
-  period_type->set_type(builder.string_index("space"));
-  period_type->set_unit(builder.string_index("bytes"));
-  profile.set_period(1);  // every allocation is recorded: nothing to scale
+  ProtobufWriter scalars;
   if (analysis.process) {
-    profile.set_time_nanos(static_cast<int64_t>(analysis.process->start_wall_ns));
+    scalars.add_int(profile_field::kTimeNanos,
+                    static_cast<int64_t>(analysis.process->start_wall_ns));
   }
-  profile.set_duration_nanos(static_cast<int64_t>(analysis.duration_ns));
-  profile.add_comment(builder.string_index("damon-prof trace " + analysis.path));
-  profile.add_comment(builder.string_index(
-      "inuse_*: live at the heap's peak; hot_space, idle_space: hot and idle byte-seconds over "
-      "the monitored time, as average bytes"));
+  scalars.add_int(profile_field::kDurationNanos, static_cast<int64_t>(analysis.duration_ns));
+  scalars.add_message(profile_field::kPeriodType, builder.value_type("space", "bytes"));
+  scalars.add_int(profile_field::kPeriod, 1);  // every allocation is recorded: nothing to scale
+  std::vector<int64_t> comments = {
+      builder.string_index("damon-prof trace " + analysis.path),
+      builder.string_index(
+          "inuse_*: live at the heap's peak; hot_space, idle_space: hot and idle byte-seconds "
+          "over the monitored time, as average bytes")};
+  scalars.add_packed(profile_field::kComment, comments);
+  scalars.add_int(profile_field::kDefaultSampleType, builder.string_index("inuse_space"));
 
   double monitored_seconds =
       analysis.snapshot_last_ns > analysis.snapshot_first_ns
@@ -135,23 +195,23 @@ std::string pprof_profile_bytes(const Analysis& analysis) {
     return monitored_seconds > 0 ? static_cast<int64_t>(byte_seconds / monitored_seconds) : 0;
   };
   for (const Site& site : analysis.sites) {
-    int64_t values[] = {
+    std::vector<int64_t> values = {
         static_cast<int64_t>(site.alloc_count),      static_cast<int64_t>(site.alloc_bytes),
         static_cast<int64_t>(site.peak_count),       static_cast<int64_t>(site.peak_bytes),
         average_bytes(site.access.hot_byte_seconds), average_bytes(site.access.idle_byte_seconds)};
     bool any = false;
     for (int64_t value : values) any = any || value != 0;
     if (!any || site.frames.empty()) continue;
-    pb::Sample* sample = profile.add_sample();
-    for (int64_t value : values) sample->add_value(value);
+    std::vector<uint64_t> location_ids;
     size_t first = site.name_frame;
     for (size_t i = site.name_frame; i < site.frames.size(); ++i) {
       if (site.frames[i].inlined && i + 1 < site.frames.size()) continue;
-      sample->add_location_id(builder.location_id(site, first, i, analysis));
+      location_ids.push_back(builder.location_id(site, first, i, analysis));
       first = i + 1;
     }
+    builder.add_sample(location_ids, values);
   }
-  return profile.SerializeAsString();
+  return builder.profile(scalars);
 }
 
 bool write_pprof_file(const std::string& path, const Analysis& analysis, std::string* error) {
