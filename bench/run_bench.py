@@ -14,7 +14,7 @@ report after a program's first finds it, and with it off, as the first report of
 debug files no report has inflated before.
 
     bench/run_bench.py [--build DIR] [--repeat N] [--programs a,b] [--markdown OUT.md]
-                       [--no-dhat] [--dhat-timeout S]
+                       [--no-dhat] [--dhat-timeout S] [--analyzer-repeat N]
 """
 import argparse
 import json
@@ -30,7 +30,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_RATE = "512KiB"
-ANALYZER_REPEAT = 9
+ANALYZER_REPEAT = 9  # rounds of the analyzer against heaptrack_print (--analyzer-repeat)
 # The targets of issue 7 that a run can judge.
 TARGET_OVERHEAD = 0.05  # sampled+monitor within 5% of native wall time
 TARGET_SPEEDUP = 3.0  # the analyzer at least 3x faster than heaptrack_print
@@ -253,6 +253,7 @@ def main():
     parser.add_argument("--markdown")
     parser.add_argument("--no-dhat", action="store_true")
     parser.add_argument("--dhat-timeout", type=float, default=300)
+    parser.add_argument("--analyzer-repeat", type=int, default=ANALYZER_REPEAT)
     arguments = parser.parse_args()
 
     build = os.path.abspath(arguments.build)
@@ -291,7 +292,7 @@ def main():
                                               timeout=arguments.dhat_timeout)
                 except subprocess.TimeoutExpired:
                     row["dhat"] = None
-            row["analyzer"] = analyzer_figures(modes, name, ANALYZER_REPEAT)
+            row["analyzer"] = analyzer_figures(modes, name, arguments.analyzer_repeat)
             results[name] = row
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -359,7 +360,7 @@ def report(results, known, arguments, have_dhat, startup):
                  "program; analyzer times are medians of %d interleaved runs, the speed-up the "
                  "median of the rounds' ratios with its 95%% confidence interval; \"cache off\": "
                  "the report inflating the debug files itself, as a program's first report "
-                 "does):\n" % ANALYZER_REPEAT)
+                 "does):\n" % arguments.analyzer_repeat)
     lines.append("| program | events | damon-prof report | heaptrack_print | analyzer speed-up | "
                  "3× faster? | cache off: report | speed-up | "
                  "trace bytes/event: damon-prof | heaptrack | size ratio |")
