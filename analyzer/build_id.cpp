@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include "read_at.h"
+
 namespace dprof::analyzer {
 
 std::string build_id_hex(const std::string& build_id) {
@@ -32,18 +34,6 @@ std::string debug_file_for_build_id(const std::string& build_id) {
 namespace {
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "reads ELF headers in host order");
-
-bool read_exactly(int fd, void* buffer, size_t length, uint64_t offset) {
-  auto* bytes = static_cast<uint8_t*>(buffer);
-  while (length > 0) {
-    ssize_t got = pread(fd, bytes, length, static_cast<off_t>(offset));
-    if (got <= 0) return false;
-    bytes += got;
-    length -= static_cast<size_t>(got);
-    offset += static_cast<uint64_t>(got);
-  }
-  return true;
-}
 
 uint64_t align4(uint64_t value) {
   return (value + 3) & ~uint64_t{3};
@@ -77,7 +67,7 @@ std::string build_id_of_elf_file(int fd) {
   if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) return {};
   auto file_size = static_cast<uint64_t>(status.st_size);
   Elf64_Ehdr header;
-  if (file_size < sizeof header || !read_exactly(fd, &header, sizeof header, 0)) return {};
+  if (file_size < sizeof header || !read_at(fd, &header, sizeof header, 0)) return {};
   if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64 ||
       header.e_ident[EI_DATA] != ELFDATA2LSB || header.e_shentsize != sizeof(Elf64_Shdr) ||
       header.e_shnum == 0 || header.e_shoff > file_size ||
@@ -85,7 +75,7 @@ std::string build_id_of_elf_file(int fd) {
     return {};
   }
   std::vector<Elf64_Shdr> sections(header.e_shnum);
-  if (!read_exactly(fd, sections.data(), sections.size() * sizeof(Elf64_Shdr), header.e_shoff)) {
+  if (!read_at(fd, sections.data(), sections.size() * sizeof(Elf64_Shdr), header.e_shoff)) {
     return {};
   }
   for (const Elf64_Shdr& section : sections) {
@@ -95,7 +85,7 @@ std::string build_id_of_elf_file(int fd) {
       continue;
     }
     std::vector<uint8_t> notes(section.sh_size);
-    if (!read_exactly(fd, notes.data(), notes.size(), section.sh_offset)) continue;
+    if (!read_at(fd, notes.data(), notes.size(), section.sh_offset)) continue;
     std::string id = build_id_in_notes(notes);
     if (!id.empty()) return id;
   }

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "read_at.h"
+
 namespace dprof::analyzer {
 namespace {
 
@@ -121,19 +123,6 @@ bool inflate_all(std::vector<Inflation>& jobs) {
   for (size_t share = started; share < shares.size(); ++share) inflate_share(shares[share]);
   for (std::thread& thread : threads) thread.join();
   return std::all_of(jobs.begin(), jobs.end(), [](const Inflation& job) { return job.inflated; });
-}
-
-// Reads exactly `length` bytes at `offset`.
-bool read_at(int fd, void* buffer, size_t length, uint64_t offset) {
-  auto* bytes = static_cast<uint8_t*>(buffer);
-  while (length > 0) {
-    ssize_t got = pread(fd, bytes, length, static_cast<off_t>(offset));
-    if (got <= 0) return false;
-    bytes += got;
-    length -= static_cast<size_t>(got);
-    offset += static_cast<uint64_t>(got);
-  }
-  return true;
 }
 
 }  // namespace
