@@ -2,13 +2,13 @@
 
 #include <elf.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <vector>
 
-#include "read_at.h"
+#include "elf_headers.h"
 
 namespace dprof::analyzer {
 
@@ -32,8 +32,6 @@ std::string debug_file_for_build_id(const std::string& build_id) {
 }
 
 namespace {
-
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "reads ELF headers in host order");
 
 uint64_t align4(uint64_t value) {
   return (value + 3) & ~uint64_t{3};
@@ -63,21 +61,10 @@ std::string build_id_in_notes(const std::vector<uint8_t>& notes) {
 std::string build_id_of_elf_file(int fd) {
   // Notes are small; a section claiming more is not a build-id note.
   constexpr uint64_t kLargestNoteSection = 64 << 10;
-  struct stat status;
-  if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) return {};
-  auto file_size = static_cast<uint64_t>(status.st_size);
-  Elf64_Ehdr header;
-  if (file_size < sizeof header || !read_at(fd, &header, sizeof header, 0)) return {};
-  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64 ||
-      header.e_ident[EI_DATA] != ELFDATA2LSB || header.e_shentsize != sizeof(Elf64_Shdr) ||
-      header.e_shnum == 0 || header.e_shoff > file_size ||
-      uint64_t{header.e_shnum} * sizeof(Elf64_Shdr) > file_size - header.e_shoff) {
-    return {};
-  }
-  std::vector<Elf64_Shdr> sections(header.e_shnum);
-  if (!read_at(fd, sections.data(), sections.size() * sizeof(Elf64_Shdr), header.e_shoff)) {
-    return {};
-  }
+  std::optional<ElfHeaders> elf = read_elf_headers(fd);
+  if (!elf) return {};
+  uint64_t file_size = elf->file_size;
+  const std::vector<Elf64_Shdr>& sections = elf->sections;
   for (const Elf64_Shdr& section : sections) {
     if (section.sh_type != SHT_NOTE || (section.sh_flags & SHF_COMPRESSED) != 0 ||
         section.sh_size > kLargestNoteSection || section.sh_offset > file_size ||

@@ -10,12 +10,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include "read_at.h"
+#include "elf_headers.h"
 
 namespace dprof::analyzer {
 namespace {
@@ -128,23 +129,12 @@ bool inflate_all(std::vector<Inflation>& jobs) {
 }  // namespace
 
 int inflated_debug_file(int fd) {
-  struct stat status;
-  if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) return -1;
-  auto file_size = static_cast<uint64_t>(status.st_size);
-  if (file_size < sizeof(Elf64_Ehdr) || file_size > kLargestImage) return -1;
   // The headers first: a file with nothing compressed is left alone without reading the rest.
-  Elf64_Ehdr header;
-  if (!read_at(fd, &header, sizeof header, 0)) return -1;
-  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64 ||
-      header.e_ident[EI_DATA] != ELFDATA2LSB || header.e_shentsize != sizeof(Elf64_Shdr) ||
-      header.e_shnum == 0 || header.e_shoff > file_size ||
-      uint64_t{header.e_shnum} * sizeof(Elf64_Shdr) > file_size - header.e_shoff) {
-    return -1;
-  }
-  std::vector<Elf64_Shdr> sections(header.e_shnum);
-  if (!read_at(fd, sections.data(), sections.size() * sizeof(Elf64_Shdr), header.e_shoff)) {
-    return -1;
-  }
+  std::optional<ElfHeaders> elf = read_elf_headers(fd);
+  if (!elf || elf->file_size > kLargestImage) return -1;
+  uint64_t file_size = elf->file_size;
+  Elf64_Ehdr& header = elf->header;
+  std::vector<Elf64_Shdr>& sections = elf->sections;
   if (std::none_of(sections.begin(), sections.end(), [](const Elf64_Shdr& section) {
         return (section.sh_flags & SHF_COMPRESSED) != 0 && section.sh_type != SHT_NOBITS;
       })) {
