@@ -191,9 +191,10 @@ void write_text_report(std::ostream& out, Analysis& analysis, const ReportOption
     write_line(out, style, "peak RSS", format_bytes(analysis.peak_rss_bytes));
   }
   if (analysis.peak_runtime_bytes != 0) {
-    write_line(out, style, "profiler",
-               format_bytes(analysis.peak_runtime_bytes) +
-                   " of the RSS at most was damon-prof's own (rings, stacks, bookkeeping)");
+    write_line(
+        out, style, "profiler",
+        format_bytes(analysis.peak_runtime_bytes) +
+            " of the RSS at most was damon-prof's own (rings, stacks, unwind caches, bookkeeping)");
   }
   std::string leak_label = analysis.end ? "leaked" : "live at end";
   write_line(

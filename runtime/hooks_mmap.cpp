@@ -4,12 +4,15 @@
 #include <stdarg.h>
 #include <sys/mman.h>
 
+#include <atomic>
+
 #include "damon_prof/trace_format.h"
 #include "event_recorder.h"
 #include "monitor/monitor_thread.h"
 #include "monitor/page_guard.h"
 #include "real_functions.h"
 #include "runtime_state.h"
+#include "thread_ring.h"
 #include "thread_state.h"
 
 using dprof::real;
@@ -25,6 +28,19 @@ bool pass_through() {
 void* raw_mmap(void* address, size_t length, int prot, int flags, int fd, off_t offset) {
   long result = syscall(SYS_mmap, address, length, prot, flags, fd, offset);
   return result == -1 ? MAP_FAILED : reinterpret_cast<void*>(result);
+}
+
+// Anonymous memory a library maps or unmaps while working for the runtime (libunwind's per-thread
+// trace cache, 256 KiB on a thread's first unwind) is the runtime's memory: it is counted on the
+// thread's ring for the memory samples (runtime_memory.h). Not the program's own calls that the
+// runtime makes for it (in_real_call), nor the runtime's threads, which record nothing.
+void count_library_memory(size_t length, bool mapped) {
+  dprof::ThreadState& state = dprof::thread_state();
+  if (state.in_runtime == 0 || state.in_real_call != 0 || state.ring == nullptr) return;
+  std::atomic<uint64_t>& bytes = state.ring->library_bytes;
+  uint64_t now = bytes.load(std::memory_order_relaxed);
+  uint64_t next = mapped ? now + length : (now > length ? now - length : 0);
+  bytes.store(next, std::memory_order_relaxed);
 }
 
 // Read sampling (monitor/page_guard.h): the program's private read-write anonymous mappings are
@@ -44,7 +60,9 @@ void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), v
     uncover(address, length);
   }
   if ((flags & MAP_ANONYMOUS) == 0 || pass_through()) {
-    return real_mmap(address, length, prot, flags, fd, offset);
+    void* mapped = real_mmap(address, length, prot, flags, fd, offset);
+    if (mapped != MAP_FAILED && (flags & MAP_ANONYMOUS) != 0) count_library_memory(length, true);
+    return mapped;
   }
   void* mapped;
   {
@@ -85,7 +103,11 @@ __attribute__((visibility("default"))) void* mmap64(void* address, size_t length
 __attribute__((visibility("default"))) int munmap(void* address, size_t length) {
   if (!dprof::real_functions_ready()) return static_cast<int>(syscall(SYS_munmap, address, length));
   if (dprof::thread_state().in_runtime == 0) uncover(address, length);
-  if (pass_through()) return real().munmap(address, length);
+  if (pass_through()) {
+    int result = real().munmap(address, length);
+    if (result == 0) count_library_memory(length, false);
+    return result;
+  }
   recorder::ReleaseEvent event(/*capture_stack=*/false);
   int result;
   {

@@ -45,8 +45,8 @@ uint64_t resident_bytes() {
   if (end > start) total += resident_in(start, end);
   sampled_blocks::memory_range(&start, &end);
   if (end > start) total += resident_in(start, end);
-  // Rings are touched all over as they wrap: they count whole.
-  total += ring_registry::mapped_bytes();
+  // Rings as far as they were ever written, and what libraries mapped for the runtime.
+  total += ring_registry::resident_bytes();
   constexpr size_t kRanges = 512;
   uint64_t ranges[kRanges][2];
   size_t count = page_guard::memory_ranges(ranges, kRanges);

@@ -1,7 +1,8 @@
 // The runtime's own memory, as the program's RSS sees it: the resident pages of its allocator's
-// used range, the per-thread rings, the stack table and the page-guard tables. Written with every
-// memory sample, so a trace shows what profiling cost in memory (docs/design-notes.md gives the
-// bound). The two runtime threads' stacks (a few pages each) are not counted.
+// used range, the per-thread rings, the stack table and the page-guard tables, and the memory
+// libraries mapped for it on the threads alive (libunwind's per-thread trace cache). Written with
+// every memory sample, so a trace shows what profiling cost in memory (docs/design-notes.md gives
+// the bound). The two runtime threads' stacks (a few pages each) are not counted.
 #pragma once
 
 #include <stdint.h>

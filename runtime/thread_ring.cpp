@@ -18,6 +18,14 @@ std::atomic<uint64_t> g_dropped{0};
 // The counts of the threads whose rings were given back (only the writer touches this).
 AllocationTotals g_retired_totals;
 
+// Writer only. A ring's pages stay resident once written, whoever owned it then: the high-water
+// mark of its head (which starts over with each owner), capped at the buffer.
+void note_touched(Ring* ring) {
+  uint64_t written = ring->head.load(std::memory_order_acquire);
+  if (written > ring->capacity) written = ring->capacity;
+  if (written > ring->touched_bytes) ring->touched_bytes = written;
+}
+
 }  // namespace
 
 void* Ring::reserve(size_t bytes) {
@@ -94,6 +102,7 @@ Ring* acquire(pid_t tid) {
     }
     ring->tid = tid;
     ring->wake_sent = 0;
+    ring->library_bytes.store(0, std::memory_order_relaxed);
     ring->thread_index = g_next_thread_index.fetch_add(1, std::memory_order_relaxed);
     return ring;
   }
@@ -114,6 +123,7 @@ Ring* slot(size_t index) {
 
 void release_slot(Ring* ring) {
   // Only the writer calls this, after draining: head == tail, so the ring can start over.
+  note_touched(ring);
   g_retired_totals.allocations += ring->allocations.exchange(0, std::memory_order_relaxed);
   g_retired_totals.allocated_bytes += ring->allocated_bytes.exchange(0, std::memory_order_relaxed);
   g_retired_totals.releases += ring->releases.exchange(0, std::memory_order_relaxed);
@@ -137,12 +147,17 @@ void reset_after_fork() {
   g_retired_totals = AllocationTotals{};
 }
 
-uint64_t mapped_bytes() {
+uint64_t resident_bytes() {
+  constexpr uint64_t kPage = 4096;
   uint64_t total = 0;
   size_t high = slot_count();
   for (size_t index = 0; index < high; ++index) {
-    if (g_slots[index].load(std::memory_order_acquire) != nullptr)
-      total += sizeof(Ring) + kRingBytes;
+    Ring* ring = g_slots[index].load(std::memory_order_acquire);
+    if (ring == nullptr) continue;
+    note_touched(ring);
+    total += sizeof(Ring) + (ring->touched_bytes + kPage - 1) / kPage * kPage;
+    if (ring->state.load(std::memory_order_acquire) == static_cast<uint32_t>(RingState::kOwned))
+      total += ring->library_bytes.load(std::memory_order_relaxed);
   }
   return total;
 }

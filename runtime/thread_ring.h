@@ -32,9 +32,14 @@ struct alignas(64) Ring {
   std::atomic<uint64_t> allocations{0};
   std::atomic<uint64_t> allocated_bytes{0};
   std::atomic<uint64_t> releases{0};
+  // Anonymous memory libraries mapped for the runtime on this thread (libunwind's trace cache,
+  // 256 KiB on the thread's first unwind), which is the runtime's memory though not its own
+  // mapping. Only the owner writes it; it goes with the thread.
+  std::atomic<uint64_t> library_bytes{0};
   // Consumer's line.
   alignas(64) std::atomic<uint64_t> tail{0};
   uint64_t last_activity_ns = 0;  // writer's view: when it last found data here
+  uint64_t touched_bytes = 0;     // writer's: the most of `data` any owner ever wrote
   // Shared, rarely written.
   alignas(64) std::atomic<uint32_t> state{static_cast<uint32_t>(RingState::kFree)};
   uint32_t thread_index = 0;
@@ -94,8 +99,9 @@ uint64_t dropped_events();
 // Writes the address range of every ring's memory (start, end pairs) into `out`; returns how
 // many (at most `capacity`). The access monitor leaves them out.
 size_t memory_ranges(uint64_t (*out)[2], size_t capacity);
-// Bytes of every ring mapped now.
-uint64_t mapped_bytes();
+// Resident bytes of every ring (the part of its buffer ever written: a ring is only touched as it
+// fills) and of what libraries mapped for the runtime on the threads alive. Writer thread only.
+uint64_t resident_bytes();
 void count_dropped_event();
 // Sums every ring's counts and those of the rings already given back (writer thread only).
 AllocationTotals allocation_totals();

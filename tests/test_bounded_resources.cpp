@@ -10,10 +10,13 @@ using namespace dprof::testing;
 
 namespace {
 
-// The documented bound: fixed, per thread alive at once, per distinct call stack.
+// The documented bound: fixed, per thread alive at once, per distinct call stack. A thread's
+// share is its 256 KiB ring as far as it was written, libunwind's 256 KiB trace cache once the
+// thread unwound a stack (not with --unwind fp), and bookkeeping.
 constexpr uint64_t kFixedBytes = uint64_t{6} << 20;
-constexpr uint64_t kPerThreadBytes = uint64_t{320} << 10;
+constexpr uint64_t kPerThreadBytes = uint64_t{576} << 10;
 constexpr uint64_t kPerStackBytes = uint64_t{1} << 10;
+constexpr uint64_t kKiB = 1024;
 
 }  // namespace
 
@@ -61,4 +64,30 @@ TEST(BoundedResources, ASingleThreadCostsLittleMemory) {
   EXPECT_EQ(analysis.end->dropped_events, 0u);
   EXPECT_GT(analysis.peak_runtime_bytes, 0u);
   EXPECT_LE(analysis.peak_runtime_bytes, kFixedBytes + 2 * kPerThreadBytes);
+}
+
+// What a thread costs is what it touched: 64 threads with ten allocations each, alive at once for
+// 400 ms (four memory samples). Their
+// rings are counted as far as they were written, not whole (64 x 256 KiB would be 16 MiB); with
+// DWARF unwinding libunwind's per-thread trace cache, which the RSS holds though the runtime did
+// not map it, is counted too.
+TEST(BoundedResources, IdleThreadsCountWhatTheyTouched) {
+  constexpr uint64_t kThreads = 64;
+  TempDir directory;
+  uint64_t runtime_bytes[2] = {0, 0};
+  const char* unwinders[2] = {"fp", "dwarf"};
+  for (int i = 0; i < 2; ++i) {
+    std::string trace = directory.file(std::string(unwinders[i]) + ".dprof");
+    CommandResult result =
+        run_command({damon_prof_binary(), "-q", "--backend", "none", "--unwind", unwinders[i], "-o",
+                     trace, test_program("thread_storm"), std::to_string(kThreads), "10", "400"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    auto analysis = dprof::analyzer::analyze_trace(trace);
+    ASSERT_TRUE(analysis.end.has_value());
+    runtime_bytes[i] = analysis.peak_runtime_bytes;
+    EXPECT_LT(analysis.peak_runtime_bytes, analysis.peak_rss_bytes) << unwinders[i];
+  }
+  EXPECT_LT(runtime_bytes[0], kFixedBytes + kThreads * 64 * kKiB);
+  EXPECT_GT(runtime_bytes[1], runtime_bytes[0] + kThreads * 200 * kKiB);
+  EXPECT_LE(runtime_bytes[1], kFixedBytes + (kThreads + 1) * kPerThreadBytes);
 }

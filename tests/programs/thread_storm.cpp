@@ -1,8 +1,10 @@
 // An allocation storm: THREADS threads (default 64) released at once, each making ROUNDS
 // (default 20000) allocations from storm_allocations (sizes 16 B to 4 KiB, a few reallocated,
-// freed soon after, a live set of 64 blocks per thread) through eight call paths.
-//   thread_storm [THREADS] [ROUNDS]
+// freed soon after, a live set of 64 blocks per thread) through eight call paths. With HOLD_MS
+// every thread, once all are done, stays alive that long before it exits.
+//   thread_storm [THREADS] [ROUNDS] [HOLD_MS]
 #include <pthread.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -12,7 +14,9 @@
 namespace {
 
 int g_rounds = 20000;
+int g_hold_ms = 0;
 pthread_barrier_t g_start;
+pthread_barrier_t g_done;
 
 using Path = void* (*)(size_t);
 
@@ -60,6 +64,10 @@ void* storm(void* seed_pointer) {
     static_cast<char*>(live[slot])[0] = static_cast<char>(round);
   }
   for (void* block : live) std::free(block);
+  if (g_hold_ms > 0) {
+    pthread_barrier_wait(&g_done);
+    usleep(static_cast<useconds_t>(g_hold_ms) * 1000);
+  }
   return nullptr;
 }
 
@@ -68,8 +76,10 @@ void* storm(void* seed_pointer) {
 int main(int argc, char** argv) {
   int threads = argc > 1 ? std::atoi(argv[1]) : 64;
   if (argc > 2) g_rounds = std::atoi(argv[2]);
-  if (threads < 1 || g_rounds < 1) return 2;
+  if (argc > 3) g_hold_ms = std::atoi(argv[3]);
+  if (threads < 1 || g_rounds < 1 || g_hold_ms < 0) return 2;
   pthread_barrier_init(&g_start, nullptr, static_cast<unsigned>(threads));
+  pthread_barrier_init(&g_done, nullptr, static_cast<unsigned>(threads));
   std::vector<pthread_t> running(static_cast<size_t>(threads));
   for (int i = 0; i < threads; ++i) {
     pthread_create(&running[static_cast<size_t>(i)], nullptr, storm,
