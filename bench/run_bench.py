@@ -119,6 +119,7 @@ class Modes:
     """The wrappers: each returns the command prefix, writing its trace under `work`."""
 
     def __init__(self, build, work):
+        self.build = build
         self.damon_prof = os.path.join(build, "bin", "damon-prof")
         self.work = work
 
@@ -242,6 +243,11 @@ def analyzer_figures(modes, name, repeat):
                                                                        times[mode]))
     if heaptrack_file:
         figures["heaptrack_print_seconds"] = statistics.median(times["heaptrack_print"])
+    # What naming each freed block costs the exact trace and its report, whatever the encoding
+    # (bench/block_identity_cost.cpp): heaptrack's trace does not say which block a free ends.
+    figures["identity"] = json.loads(subprocess.run(
+        [os.path.join(modes.build, "bin", "block_identity_cost"), trace], capture_output=True,
+        text=True, check=True).stdout)
     return figures
 
 
@@ -385,6 +391,31 @@ def report(results, known, arguments, have_dhat, startup):
             cells.append("%.2f" % (figures["dprof_bytes"] / figures["heaptrack_bytes"]))
         else:
             cells += ["n/a"] * 8
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("What telling which block each free ends costs, measured on the exact trace "
+                 "(bench/block_identity_cost.cpp; heaptrack's trace names only the freed block's "
+                 "allocation site): the frees written as ranks among their thread's live blocks "
+                 "and compressed with zstd at its strongest level, against heaptrack's whole "
+                 "trace; and the trace's allocations and frees replayed into the analyzer's "
+                 "live-block table alone (best of 5), against a third of heaptrack_print's time:"
+                 "\n")
+    lines.append("| program | frees | peak live blocks | naming the freed blocks | "
+                 "vs heaptrack's whole trace | live-block table replay | "
+                 "vs heaptrack_print / 3 |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for name, row in results.items():
+        figures = row["analyzer"]
+        identity = figures["identity"]
+        cells = [name, "{:,}".format(identity["frees"]),
+                 "{:,}".format(identity["peak_live_blocks"]),
+                 "{:,} bytes".format(identity["naming_compressed_bytes"])]
+        cells.append("%.2f×" % (identity["naming_compressed_bytes"] / figures["heaptrack_bytes"])
+                     if "heaptrack_bytes" in figures else "n/a")
+        cells.append("%.3f s" % identity["table_replay_seconds"])
+        cells.append("%.2f×" % (identity["table_replay_seconds"] * TARGET_SPEEDUP
+                                / figures["heaptrack_print_seconds"])
+                     if "heaptrack_print_seconds" in figures else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("The sampled trace of the same program (--sample-rate %s): its size and the time "
