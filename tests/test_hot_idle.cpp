@@ -75,7 +75,11 @@ TEST_F(HotIdle, TheRecordingHasSnapshots) {
   // How many there are is the tuner's to decide: the hot table's writes make the monitor's cost
   // high, and on a loaded machine it stretches the 100 ms aggregation interval (39 snapshots in
   // the four seconds alone, 23-37 beside three CPU-bound loops, 8 in a CI run of the suite). What
-  // must hold whatever it decides: snapshots through most of the run, none skipped.
+  // must hold whatever it decides: snapshots through most of the run, none skipped. A snapshot
+  // comes at the end of the first sampling interval past its aggregation interval, later when the
+  // monitor waits for a CPU (100 ms apart came out 110-120 ms on average beside a CPU-bound loop
+  // and the suite), so skipping is judged by the gaps averaging under 1.5 times the longest
+  // interval (every other snapshot skipped would make them twice as long).
   EXPECT_GE(analysis_->snapshot_count, 3u);
   uint64_t span_ns = analysis_->snapshot_last_ns - analysis_->snapshot_first_ns;
   EXPECT_GE(span_ns, analysis_->duration_ns / 2);
@@ -83,7 +87,7 @@ TEST_F(HotIdle, TheRecordingHasSnapshots) {
   for (const auto& settings : analysis_->monitor_settings)
     longest_aggregation_ns = std::max(longest_aggregation_ns, settings.aggregation_ns);
   ASSERT_GT(longest_aggregation_ns, 0u);
-  EXPECT_GE(analysis_->snapshot_count, span_ns / longest_aggregation_ns);
+  EXPECT_GE(analysis_->snapshot_count, span_ns * 2 / (3 * longest_aggregation_ns));
 }
 
 TEST_F(HotIdle, TheHotSiteRanksHottest) {
