@@ -26,6 +26,9 @@ struct Slot {
 };
 
 Slot g_slots[kSlots];
+// Slots at and above this index were never claimed: the monitor's scans (every refresh of its
+// targets) stop here instead of reading all 320 KiB of slots, and faulting them in, each time.
+std::atomic<size_t> g_slots_used{0};
 
 // The static TLS blocks lie below the thread pointer, the control block (struct pthread, about
 // 2.3 KiB) above it (x86-64). ld.so reports the static TLS size; 64 KiB when it cannot be asked.
@@ -62,9 +65,14 @@ void record_current_thread() {
   pthread_attr_destroy(&attributes);
   if (got != 0 || size == 0) return;
   pid_t tid = sys::current_tid();
-  for (Slot& slot : g_slots) {
+  for (size_t index = 0; index < kSlots; ++index) {
+    Slot& slot = g_slots[index];
     pid_t expected = 0;
     if (!slot.tid.compare_exchange_strong(expected, kClaiming, std::memory_order_acq_rel)) continue;
+    size_t used = g_slots_used.load(std::memory_order_relaxed);
+    while (used <= index &&
+           !g_slots_used.compare_exchange_weak(used, index + 1, std::memory_order_acq_rel)) {
+    }
     slot.start = reinterpret_cast<uint64_t>(base);
     slot.end = slot.start + size;
     tls_range_of_current_thread(&slot.tls_start, &slot.tls_end);
@@ -93,7 +101,9 @@ int create_runtime_thread(pthread_t* thread, void* (*routine)(void*)) {
 
 size_t live_ranges(uint64_t (*out)[2], size_t capacity) {
   size_t count = 0;
-  for (Slot& slot : g_slots) {
+  size_t used = g_slots_used.load(std::memory_order_acquire);
+  for (size_t index = 0; index < used; ++index) {
+    Slot& slot = g_slots[index];
     pid_t tid = slot.tid.load(std::memory_order_acquire);
     if (tid <= 0) continue;
     if (!alive(tid)) {
@@ -116,7 +126,11 @@ size_t live_ranges(uint64_t (*out)[2], size_t capacity) {
 }
 
 void reset_after_fork() {
-  for (Slot& slot : g_slots) slot.tid.store(0, std::memory_order_relaxed);
+  size_t used = g_slots_used.load(std::memory_order_relaxed);
+  for (size_t index = 0; index < used; ++index) {
+    g_slots[index].tid.store(0, std::memory_order_relaxed);
+  }
+  g_slots_used.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace dprof::thread_stacks
