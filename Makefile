@@ -19,8 +19,8 @@ build: deps
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # The demo runs two seconds: at the default budget (2% of a CPU) the monitor of so short a program,
-# on a machine where a fault costs tens of microseconds, affords a snapshot or two; 10% affords a
-# dozen, enough to show the hot table, the idle cache and memory never touched.
+# on a machine where a fault costs tens of microseconds, affords a snapshot or two; 10% affords
+# five or six, enough to show the hot table and the idle cache.
 demo: build
 	@rm -f $(BUILD_DIR)/demo.dprof
 	$(BUILD_DIR)/bin/damon-prof --overhead 10% -o $(BUILD_DIR)/demo.dprof $(BUILD_DIR)/bin/damon-prof-demo
