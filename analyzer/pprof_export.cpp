@@ -92,24 +92,28 @@ class ProfileBuilder {
     auto known = mapping_ids_.find(frame.module);
     if (known != mapping_ids_.end()) return known->second;
     uint64_t id = mapping_ids_.size() + 1;
+    const ModuleInfo* module = nullptr;
+    for (const ModuleInfo& candidate : analysis.modules) {
+      if (candidate.path == frame.module) {
+        module = &candidate;
+        break;
+      }
+    }
+    // Fields in number order, as libprotobuf writes them.
     ProtobufWriter mapping;
     mapping.add_uint(mapping_field::kId, id);
-    for (const ModuleInfo& module : analysis.modules) {
-      if (module.path != frame.module) continue;
-      for (const Segment& segment : module.segments) {
+    if (module != nullptr) {
+      for (const Segment& segment : module->segments) {
         if (!segment.executable) continue;
         mapping.add_uint(mapping_field::kMemoryStart, segment.start);
         mapping.add_uint(mapping_field::kMemoryLimit, segment.end);
-        mapping.add_uint(mapping_field::kFileOffset, segment.start - module.load_bias);
+        mapping.add_uint(mapping_field::kFileOffset, segment.start - module->load_bias);
         break;
       }
-      break;
     }
     mapping.add_int(mapping_field::kFilename, string_index(frame.module));
-    for (const ModuleInfo& module : analysis.modules) {
-      if (module.path != frame.module) continue;
-      mapping.add_int(mapping_field::kBuildId, string_index(build_id_hex(module.build_id)));
-      break;
+    if (module != nullptr) {
+      mapping.add_int(mapping_field::kBuildId, string_index(build_id_hex(module->build_id)));
     }
     mapping.add_bool(mapping_field::kHasFunctions, analysis.symbolized);
     mapping.add_bool(mapping_field::kHasFilenames, analysis.symbolized);

@@ -67,10 +67,9 @@ TEST(BoundedResources, ASingleThreadCostsLittleMemory) {
 }
 
 // What a thread costs is what it touched: 64 threads with ten allocations each, alive at once for
-// 400 ms (four memory samples). Their
-// rings are counted as far as they were written, not whole (64 x 256 KiB would be 16 MiB); with
-// DWARF unwinding libunwind's per-thread trace cache, which the RSS holds though the runtime did
-// not map it, is counted too.
+// 400 ms (four memory samples). Their rings are counted as far as they were written, not whole
+// (64 x 256 KiB would be 16 MiB); with DWARF unwinding libunwind's per-thread trace cache, which
+// the RSS holds though the runtime did not map it, is counted too.
 TEST(BoundedResources, IdleThreadsCountWhatTheyTouched) {
   constexpr uint64_t kThreads = 64;
   TempDir directory;
