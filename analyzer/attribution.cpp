@@ -59,6 +59,44 @@ void AccessAttribution::end_block(uint64_t bytes, uint64_t stack_id, uint8_t see
   }
 }
 
+namespace {
+
+// Access samples that must have named a site of average access for its silence to mean "not
+// accessed" (a Poisson count with this mean is zero 5% of the time: the rule of three).
+constexpr double kUntouchedEvidence = 3.0;
+
+uint8_t quiet_snapshots(uint8_t seen) {
+  return static_cast<uint8_t>(seen >> kQuietShift);
+}
+void set_quiet_snapshots(uint8_t* seen, uint8_t count) {
+  *seen = static_cast<uint8_t>((*seen & ((1u << kQuietShift) - 1)) | (count << kQuietShift));
+}
+
+}  // namespace
+
+// A region's access frequency is its sampled page's; the access samples that fell in it name
+// the blocks touched. Each site's frequency is the region's scaled by how its share of those
+// samples compares with its share of the region's block bytes (a site named by every sample in
+// a region it half fills gets the region's whole frequency, one never named gets a small
+// fraction), never more than the region's. A prior of one sample spread by bytes keeps a region
+// with no samples (writes seen by uffd-wp alone) at the plain split by overlap.
+void AccessAttribution::weigh_region_sites(double region_frequency, uint64_t block_bytes,
+                                           uint64_t hits) {
+  for (auto& [stack, site] : region_sites_) {
+    if (site.overlap == 0 || block_bytes == 0) continue;
+    double byte_share = static_cast<double>(site.overlap) / static_cast<double>(block_bytes);
+    if (hits == 0) {
+      site.frequency = region_frequency;
+      continue;
+    }
+    double hit_share =
+        (static_cast<double>(site.hits) + byte_share) / (static_cast<double>(hits) + 1);
+    site.frequency = region_frequency * std::min(1.0, hit_share / byte_share);
+    site.evidenced_untouched =
+        site.hits == 0 && static_cast<double>(hits) * byte_share >= kUntouchedEvidence;
+  }
+}
+
 SnapshotTotals AccessAttribution::on_snapshot(
     const RegionSnapshot& snapshot, const std::function<void(const SnapshotShare&)>& share) {
   SnapshotTotals totals;
@@ -68,10 +106,13 @@ SnapshotTotals AccessAttribution::on_snapshot(
                                                                           : snapshot.sampling_ns) /
                             1e9;
   if (sampling_seconds <= 0) sampling_seconds = 1;
-  // Regions (the trace encodes each from the previous one's end) and blocks are both in address
-  // order and neither overlaps its own kind: one sweep.
+  std::sort(hits_.begin(), hits_.end(),
+            [](const Hit& a, const Hit& b) { return a.address < b.address; });
+  // Regions (the trace encodes each from the previous one's end), blocks and hits are all in
+  // address order and none overlaps its own kind: one sweep.
   heap_.live_blocks(live_);
   size_t first_block = 0;
+  size_t first_hit = 0;
   std::unordered_map<uint64_t, SnapshotShare> shares;
   for (const SnapshotRegion& region : snapshot.regions) {
     if (region.end <= region.start) continue;
@@ -84,32 +125,68 @@ SnapshotTotals AccessAttribution::on_snapshot(
     if (!accessed && region_idle_ns >= idle_threshold_ns_) totals.idle_bytes += region_bytes;
 
     while (first_block < live_.size() && live_[first_block].end <= region.start) ++first_block;
+    while (first_hit < hits_.size() && hits_[first_hit].address < region.start) ++first_hit;
+    region_sites_.clear();
+    uint64_t block_bytes = 0;
+    for (size_t i = first_block; i < live_.size() && live_[i].start < region.end; ++i) {
+      const BlockView& block = live_[i];
+      uint64_t overlap = std::min(region.end, block.end) - std::max(region.start, block.start);
+      region_sites_[block.stack_id].overlap += overlap;
+      block_bytes += overlap;
+    }
+    uint64_t region_hits = 0;
+    for (; first_hit < hits_.size() && hits_[first_hit].address < region.end; ++first_hit) {
+      auto site = region_sites_.find(hits_[first_hit].stack_id);
+      if (site == region_sites_.end()) continue;
+      ++site->second.hits;
+      ++region_hits;
+    }
+    if (accessed) weigh_region_sites(frequency, block_bytes, region_hits);
+
     for (size_t i = first_block; i < live_.size() && live_[i].start < region.end; ++i) {
       const BlockView& block = live_[i];
       uint64_t overlap = std::min(region.end, block.end) - std::max(region.start, block.start);
       if (overlap == 0) continue;
+      const RegionSite& site = region_sites_[block.stack_id];
+      double site_frequency = accessed ? site.frequency : 0;
+      bool site_accessed = accessed && !site.evidenced_untouched;
       uint64_t lived_ns =
           snapshot.time_ns > block.alloc_time_ns ? snapshot.time_ns - block.alloc_time_ns : 0;
       double seconds = static_cast<double>(std::min(lived_ns, snapshot.aggregation_ns)) / 1e9;
       double byte_seconds = static_cast<double>(overlap) * seconds;
       AccessMetrics& metrics = stacks_[block.stack_id];
       metrics.observed_byte_seconds += byte_seconds;
-      metrics.hot_byte_seconds += byte_seconds * frequency;
-      metrics.hot_variance += byte_seconds * byte_seconds * frequency * (1 - frequency) / chances;
-      metrics.access_rate_byte_seconds += byte_seconds * frequency / sampling_seconds;
+      metrics.hot_byte_seconds += byte_seconds * site_frequency;
+      metrics.hot_variance +=
+          byte_seconds * byte_seconds * site_frequency * (1 - site_frequency) / chances;
+      metrics.access_rate_byte_seconds += byte_seconds * site_frequency / sampling_seconds;
       *block.seen |= kBlockObserved;
-      if (accessed) *block.seen |= kBlockTouched;
+      if (site_accessed) *block.seen |= kBlockTouched;
+      // Snapshots in a row without an access (a block may span regions: the count moves once
+      // per snapshot, on the block's first region).
+      uint8_t quiet = quiet_snapshots(*block.seen);
+      if (block.start >= region.start) {
+        quiet = site_accessed ? 0 : static_cast<uint8_t>(std::min<int>(quiet + 1, kQuietMax));
+        set_quiet_snapshots(block.seen, quiet);
+      }
       SnapshotShare& mine = shares[block.stack_id];
       mine.stack_id = block.stack_id;
       mine.bytes += overlap;
-      mine.hot_bytes += static_cast<double>(overlap) * frequency;
-      // Idle: no access in the region for the threshold, and the block itself that old.
-      if (!accessed && std::min(region_idle_ns, lived_ns) >= idle_threshold_ns_) {
+      mine.hot_bytes += static_cast<double>(overlap) * site_frequency;
+      // Idle: no access in the region for the threshold, or none to the site's blocks that the
+      // samples would have shown for as long; and the block itself that old (a block allocated a
+      // moment ago in long-idle memory is not idle yet).
+      uint64_t quiet_ns = static_cast<uint64_t>(quiet) * snapshot.aggregation_ns;
+      uint64_t not_accessed_ns = !accessed       ? std::max(region_idle_ns, quiet_ns)
+                                 : site_accessed ? 0
+                                                 : quiet_ns;
+      if (std::min(not_accessed_ns, lived_ns) >= idle_threshold_ns_) {
         mine.idle_bytes += overlap;
         metrics.idle_byte_seconds += byte_seconds;
       }
     }
   }
+  hits_.clear();
   for (const auto& [stack, mine] : shares) {
     AccessMetrics& metrics = stacks_[stack];
     ++metrics.snapshots;
@@ -120,13 +197,16 @@ SnapshotTotals AccessAttribution::on_snapshot(
 }
 
 void AccessAttribution::on_access_sample(const AccessSample& sample) {
-  // Sampled pages lie wholly inside one block of a page or more (the runtime's coverage rule).
+  // The fault's address names the one block touched among those sharing the page (traces before
+  // 1.7 name only the page, which then lay wholly inside one block).
   AccessSiteKey key{sample.pc, 0};
-  if (std::optional<BlockView> block = heap_.large_block_at(sample.page)) {
+  uint64_t address = sample.address != 0 ? sample.address : sample.page;
+  if (std::optional<BlockView> block = heap_.block_at(address)) {
     key.stack_id = block->stack_id;
     *block->seen |= kBlockTouched;
     AccessMetrics& metrics = stacks_[key.stack_id];
     ++(sample.is_write ? metrics.write_samples : metrics.read_samples);
+    hits_.push_back({address, block->stack_id});
   }
   AccessSiteCounts& counts = access_sites_[key];
   ++(sample.is_write ? counts.writes : counts.reads);

@@ -100,6 +100,23 @@ class AccessAttribution {
 
  private:
   void end_block(uint64_t bytes, uint64_t stack_id, uint8_t seen);
+  // What the access samples since the last snapshot say of one region's sites: each site's share
+  // of the region's access frequency.
+  struct RegionSite {
+    uint64_t overlap = 0;  // bytes of the site's blocks in the region
+    uint64_t hits = 0;     // access samples that landed in them
+    double frequency = 0;
+    bool evidenced_untouched = false;
+  };
+  void weigh_region_sites(double region_frequency, uint64_t block_bytes, uint64_t hits);
+
+  // An access sample that named a block, kept until the next snapshot.
+  struct Hit {
+    uint64_t address;
+    uint64_t stack_id;
+  };
+  std::vector<Hit> hits_;
+  std::unordered_map<uint64_t, RegionSite> region_sites_;  // reused by each region
 
   HeapModel& heap_;
   uint64_t idle_threshold_ns_;

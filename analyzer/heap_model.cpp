@@ -378,4 +378,21 @@ std::optional<BlockView> HeapModel::large_block_at(uint64_t address) {
   return std::nullopt;
 }
 
+std::optional<BlockView> HeapModel::block_at(uint64_t address) {
+  if (std::optional<BlockView> large = large_block_at(address)) return large;
+  // A smaller block starts less than a page below the address, on an 8-byte boundary (every
+  // allocator aligns at least that much). Blocks do not overlap: the nearest start below the
+  // address is the only block that may contain it.
+  constexpr uint64_t kAlignment = 8;
+  uint64_t lowest = address > page_size_ ? address - page_size_ : 0;
+  for (uint64_t start = address & ~(kAlignment - 1);; start -= kAlignment) {
+    if (Block* found = blocks_.find(start)) {
+      if (found->size == 0 || start + found->size <= address) return std::nullopt;
+      return BlockView{start, start + found->size, found->stack_id, found->alloc_time_ns(),
+                       found->seen_byte()};
+    }
+    if (start < lowest + kAlignment) return std::nullopt;
+  }
+}
+
 }  // namespace dprof::analyzer

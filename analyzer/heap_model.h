@@ -57,7 +57,11 @@ struct HeapTotals {
 };
 
 // What the access monitor has seen of a live block (AccessAttribution sets these).
+// What the monitor saw of a block, in one byte: the two flags, and in the six bits above them how
+// many snapshots in a row found it not accessed (saturating; attribution.cpp's idle rule).
 enum BlockSeen : uint8_t { kBlockObserved = 1, kBlockTouched = 2 };
+constexpr unsigned kQuietShift = 2;
+constexpr uint8_t kQuietMax = 63;
 
 // A live block or mapping as the access attribution sees it. `seen` points into the model and is
 // valid until the next apply().
@@ -96,6 +100,9 @@ class HeapModel {
   void live_blocks(std::vector<BlockView>& out);
   // The live mapping, or malloc block of a page or more, that contains `address`.
   std::optional<BlockView> large_block_at(uint64_t address);
+  // The live mapping or malloc block, of any size, that contains `address` (a sampled page's
+  // fault names the exact address touched, so one block among those sharing the page).
+  std::optional<BlockView> block_at(uint64_t address);
 
   const HeapTotals& totals() const { return totals_; }
   // Per stack id: the stack's bytes live at the moment of the global peak.

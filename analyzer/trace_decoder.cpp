@@ -264,6 +264,7 @@ class Decoder {
           throw TraceError("access sample claims more instruction bytes than it holds");
         sample.code.resize(length);
         for (uint64_t i = 0; i < length; ++i) sample.code[i] = reader.byte();
+        sample.address = reader.remaining() > 0 ? reader.u64() : sample.page;
         hold(sample.time_ns, std::move(sample));
         break;
       }

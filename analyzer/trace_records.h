@@ -116,9 +116,10 @@ struct RegionSnapshot {
 
 // A sampled page the program touched (mprotect backend): where, and the instruction that did it.
 struct AccessSample {
-  uint64_t time_ns = 0;
+  uint64_t time_ns = 0;  // of the fault (since 1.7; before, the end of its sampling interval)
   uint64_t thread_id = 0;
   uint64_t page = 0;
+  uint64_t address = 0;  // the address touched (since 1.7; before, the page)
   uint64_t pc = 0;
   bool is_write = false;
   std::vector<uint8_t> code;  // the instruction's first bytes

@@ -40,40 +40,42 @@ inline bool forward_only() {
   return thread_state().in_real_call != 0 || !dprof::recording_active();
 }
 
-// Read sampling: whole pages inside a block the program allocated itself may be sampled
-// (monitor/page_guard.h). Not blocks the C library allocates for its own use, nor blocks made
-// while a wrapped call hands memory to the kernel.
-// The checks past the first two are out of line: most blocks are smaller than a page.
-__attribute__((noinline)) void cover_block(const void* block, size_t size, const void* caller) {
-  if (thread_state().in_kernel_call != 0 || dprof::c_library_code::contains(caller)) return;
+// Read sampling (monitor/page_guard.h) counts every live block on each page it touches, small
+// ones included: a page may be sampled while all its blocks are the program's. Blocks the C
+// library or the dynamic linker allocate for their own use, or that are allocated while a
+// wrapped call hands memory to the kernel, make their pages SHARED (never sampled).
+// A block counts over its usable extent, which its release can ask for again (the size asked
+// for cannot be known then).
+__attribute__((noinline)) void count_block(const void* block, const void* caller) {
+  bool shared = thread_state().in_kernel_call != 0 || dprof::c_library_code::contains(caller);
   auto start = reinterpret_cast<uint64_t>(block);
-  dprof::page_guard::cover(start, start + size);
+  dprof::page_guard::add_block(start, start + real().malloc_usable_size(const_cast<void*>(block)),
+                               shared);
 }
-inline void cover(const void* block, size_t size, const void* caller) {
-  if (!dprof::page_guard::enabled() || size < dprof::page_guard::kPageSize) return;
-  cover_block(block, size, caller);
+inline void count_block_if_sampling(const void* block, const void* caller) {
+  if (dprof::page_guard::enabled()) count_block(block, caller);
 }
 
 // Out of line, like every call the common paths do not make: the hooks' common paths then need
 // few registers, and their frames stay small (free's own instructions fell by 29%, callgrind).
-__attribute__((noinline)) void uncover_block(void* block) {
-  size_t usable = real().malloc_usable_size(block);
-  if (usable < dprof::page_guard::kPageSize) return;
+__attribute__((noinline)) void uncount_block(void* block) {
   auto start = reinterpret_cast<uint64_t>(block);
-  dprof::page_guard::uncover(start, start + usable);
+  dprof::page_guard::remove_block(start, start + real().malloc_usable_size(block));
 }
 
-// Before the block goes back to the allocator: its pages stop being candidates (and one being
-// sampled right now is made accessible again).
-inline void uncover(void* block) {
-  if (!dprof::page_guard::enabled() || block == nullptr) return;
+// A realloc failed: the block lives on and is counted again. Whether the C library made it is
+// not known here, so its pages become SHARED: never sampled wrongly.
+__attribute__((noinline)) void count_block_after_failed_resize(void* block) {
+  if (!dprof::page_guard::enabled()) return;
   auto start = reinterpret_cast<uint64_t>(block);
-  // Most blocks hold no whole page, and their first one (if any) is not covered: that skips
-  // malloc_usable_size, which reads the next chunk's header (often a cache miss; 3% of
-  // alloc_heavy's time when every free asked).
-  constexpr uint64_t kPage = dprof::page_guard::kPageSize;
-  if (!dprof::page_guard::covered((start + kPage - 1) & ~(kPage - 1))) return;
-  uncover_block(block);
+  dprof::page_guard::add_block(start, start + real().malloc_usable_size(block), /*shared=*/true);
+}
+
+// Before the block goes back to the allocator: a page left with no block stops being a
+// candidate (and one being sampled right now is made accessible again) before the allocator
+// may trim it.
+inline void uncount_block_if_sampling(void* block) {
+  if (dprof::page_guard::enabled() && block != nullptr) uncount_block(block);
 }
 
 __attribute__((noinline)) void record_allocation(uint16_t function, void* block, size_t size,
@@ -90,7 +92,7 @@ __attribute__((always_inline)) inline void note_allocation(uint16_t function, vo
                                                            size_t size, const void* caller) {
   recorder::count_allocation(size);
   if (allocation_sampler::take(size)) record_allocation(function, block, size, caller);
-  cover(block, size, caller);
+  count_block_if_sampling(block, caller);
 }
 
 // Whether the release of `block` is an event: always in exact mode, else when it was sampled
@@ -119,8 +121,8 @@ void* resize_and_record(uint16_t function, void* block, size_t size, const void*
                         Resize&& resize) {
   if (forward_only()) return resize();
   if (block == nullptr) return allocate_and_record(function, size, caller, resize);
-  // A failed realloc leaves the old block uncovered: it is not sampled again, which is safe.
-  uncover(block);
+  // Uncounted before the real call, which may free it (a failure counts it again below).
+  uncount_block_if_sampling(block);
   bool old_recorded = release_is_recorded(block);
   bool new_recorded = allocation_sampler::take(size);
   if (!old_recorded && !new_recorded) {
@@ -132,7 +134,9 @@ void* resize_and_record(uint16_t function, void* block, size_t size, const void*
     if (resized != nullptr || size == 0) recorder::count_release();
     if (resized != nullptr) {
       recorder::count_allocation(size);
-      cover(resized, size, caller);
+      count_block_if_sampling(resized, caller);
+    } else if (size != 0) {
+      count_block_after_failed_resize(block);
     }
     return resized;
   }
@@ -152,17 +156,20 @@ void* resize_and_record(uint16_t function, void* block, size_t size, const void*
       }
       event.alloc_done(function, resized, size);
     }
-    cover(resized, size, caller);
+    count_block_if_sampling(resized, caller);
   } else if (size == 0) {
     recorder::count_release();
     if (old_recorded) event.free_done(function, block);  // glibc: realloc(p, 0) frees p
-  } else if (old_recorded && allocation_sampler::sampling()) {
-    sampled_blocks::insert(reinterpret_cast<uint64_t>(block));  // it failed: the block lives on
+  } else {
+    count_block_after_failed_resize(block);
+    if (old_recorded && allocation_sampler::sampling()) {
+      sampled_blocks::insert(reinterpret_cast<uint64_t>(block));
+    }
   }
   return resized;
 }
 
-// free's event, out of line (see uncover_block).
+// free's event, out of line (see uncount_block).
 __attribute__((noinline)) void free_and_record(void* block) {
   recorder::ReleaseEvent event(/*capture_stack=*/false);
   {
@@ -192,7 +199,7 @@ __attribute__((visibility("default"))) void free(void* block) {
     real().free(block);
     return;
   }
-  uncover(block);
+  uncount_block_if_sampling(block);
   if (forward_only()) {
     real().free(block);
     return;

@@ -48,7 +48,7 @@ void count_library_memory(size_t length, bool mapped) {
 void uncover(const void* address, size_t length) {
   if (!dprof::page_guard::enabled()) return;
   auto start = reinterpret_cast<uint64_t>(address);
-  dprof::page_guard::uncover(start, start + length);
+  dprof::page_guard::remove_block(start, start + length);
 }
 
 void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), void* address,
@@ -76,7 +76,7 @@ void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), v
                         (flags & (MAP_GROWSDOWN | MAP_STACK)) == 0;
     if (plain_memory && dprof::page_guard::enabled() && dprof::thread_state().in_kernel_call == 0) {
       auto start = reinterpret_cast<uint64_t>(mapped);
-      dprof::page_guard::cover(start, start + length);
+      dprof::page_guard::add_block(start, start + length, /*shared=*/false);
     }
   }
   return mapped;

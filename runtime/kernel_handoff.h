@@ -83,12 +83,12 @@ class KernelHandoff {
     if (data == nullptr || length == 0 || paused_) return;
     uint64_t start = reinterpret_cast<uint64_t>(data);
     uint64_t end = start + length < start ? UINT64_MAX : start + length;
-    // Most objects handed over (a mutex, a timespec, a stack buffer) lie in no covered page: for
-    // one of at most a page, which spans at most two, two inline lookups say so (sqlite's
+    // Many objects handed over (a timespec, a stack buffer) lie on no page with blocks: for one
+    // of at most a page, which spans at most two, two inline lookups say so (sqlite's
     // pthread_mutex_lock calls spent 1.7% of its time in the out-of-line walk).
     constexpr uint64_t kPageMask = ~(page_guard::kPageSize - 1);
-    if (end - start <= page_guard::kPageSize && !page_guard::covered(start & kPageMask) &&
-        !page_guard::covered((end - 1) & kPageMask)) {
+    if (end - start <= page_guard::kPageSize && !page_guard::has_blocks(start & kPageMask) &&
+        !page_guard::has_blocks((end - 1) & kPageMask)) {
       return;
     }
     if (!page_guard::taint_begin(start, end)) return;

@@ -303,8 +303,11 @@ void finish_trace(uint32_t how, int64_t code) {
   if (!g_status.compare_exchange_strong(expected, static_cast<int>(RuntimeStatus::kFinished))) {
     return;
   }
-  // Not waiting for the monitor: this may run in a signal handler. Its protections need no
-  // undoing when the process ends or execs.
+  // Not waiting for the monitor: this may run in a signal handler. Read sampling ends here
+  // though (every protected page restored, nothing protected again): from now on the hooks
+  // forward without counting blocks, and a block counted nowhere must never share a
+  // protected page.
+  page_guard::disable(nullptr);
   monitor::stop_monitor(/*wait=*/false);
   trace_writer::finish(how, code);
 }

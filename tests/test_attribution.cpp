@@ -162,6 +162,60 @@ TEST(Attribution, AccessSamplesTouchTheirBlockAndNameTheInstruction) {
   EXPECT_EQ(attribution.instruction_bytes().at(0x401234).size(), 2u);
 }
 
+// Small blocks share pages: the fault's address names the one touched.
+TEST(Attribution, AnAccessSampleCreditsTheSmallBlockItsAddressLiesIn) {
+  HeapModel heap;
+  AccessAttribution attribution(heap, kSecond);
+  heap.apply(alloc(0, 0x20000, 48, 1));
+  heap.apply(alloc(0, 0x20030, 48, 2));
+  heap.apply(alloc(0, 0x20060, 48, 1));
+  attribution.on_snapshot(snapshot(kSecond, {region(0x20000, 0x21000, 0)}));
+  AccessSample sample;
+  sample.time_ns = kSecond + 1;
+  sample.page = 0x20000;
+  sample.address = 0x20030 + 47;  // the last byte of stack 2's block
+  sample.pc = 0x401234;
+  attribution.on_access_sample(sample);
+  sample.address = 0x20090;  // past every block: the allocator's
+  attribution.on_access_sample(sample);
+  attribution.finish();
+  const auto& stacks = attribution.stacks();
+  EXPECT_EQ(stacks.at(2).read_samples, 1u);
+  EXPECT_EQ(stacks.at(1).read_samples, 0u);
+  EXPECT_EQ(stacks.at(2).never_touched_bytes, 0u);
+  EXPECT_EQ(stacks.at(1).never_touched_bytes, 96u);
+  EXPECT_EQ(attribution.access_sites().at(AccessSiteKey{0x401234, 0}).reads, 1u);
+}
+
+// Two sites' blocks interleaved in one accessed region: the access samples all name stack 1, so
+// stack 1 gets the region's frequency, stack 2 a small share, and once the samples have said so
+// for as long as the idle threshold, stack 2's bytes are idle and never touched.
+TEST(Attribution, SamplesSplitARegionBetweenTheSitesTheyName) {
+  HeapModel heap;
+  AccessAttribution attribution(heap, kSecond);
+  for (uint64_t i = 0; i < 64; ++i) heap.apply(alloc(0, 0x30000 + i * 64, 64, 1 + i % 2));
+  for (uint64_t second = 1; second <= 3; ++second) {
+    for (uint64_t i = 0; i < 10; ++i) {
+      AccessSample sample;
+      sample.time_ns = second * kSecond - 1000 + i;
+      sample.page = 0x30000;
+      sample.address = 0x30000 + (i % 4) * 128 + 8;  // always an even (stack 1) block
+      attribution.on_access_sample(sample);
+    }
+    attribution.on_snapshot(snapshot(second * kSecond, {region(0x30000, 0x31000, 10)}));
+  }
+  attribution.finish();
+  const auto& stacks = attribution.stacks();
+  const AccessMetrics& read = stacks.at(1);
+  const AccessMetrics& untouched = stacks.at(2);
+  EXPECT_GT(read.hot_byte_seconds, 8 * untouched.hot_byte_seconds);
+  EXPECT_DOUBLE_EQ(read.hot_byte_seconds, 3 * 2048.0 * 1.0);
+  EXPECT_EQ(untouched.idle_bytes_peak, 2048u);
+  EXPECT_EQ(read.idle_bytes_peak, 0u);
+  EXPECT_EQ(untouched.never_touched_bytes, 2048u);
+  EXPECT_EQ(read.never_touched_bytes, 0u);
+}
+
 TEST(Attribution, MappingsSplitOnPartialUnmapAndKeepWhatWasSeenWhenMoved) {
   HeapModel heap;
   AccessAttribution attribution(heap, kSecond);

@@ -1,8 +1,8 @@
 // The safety protocol of read sampling (runtime/monitor/page_guard.h), driven directly: only
-// covered, untainted, unpinned pages are ever protected; a taint, a free, a pin or a pause makes a
-// protected page accessible before it returns; the fault handler restores access and reports the
-// access; and under a race between a sampler and threads handing pages to the kernel, no system
-// call ever fails with EFAULT.
+// pages holding the program's own blocks, untainted, unpinned, are ever protected; a taint, a free,
+// a pin or a pause makes a protected page accessible before it returns; the fault handler restores
+// access and reports the access; and under a race between a sampler and threads handing pages to
+// the kernel, no system call ever fails with EFAULT.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -51,7 +51,7 @@ class PageGuard : public ::testing::Test {
   void TearDown() override {
     page_guard::SampledPage results[16];
     page_guard::end_sampling(results, 16);
-    page_guard::uncover(start_, start_ + 16 * kPage);
+    page_guard::remove_block(start_, start_ + 16 * kPage);
     munmap(memory_, 16 * kPage);
     sigaction(SIGSEGV, &previous_, nullptr);
   }
@@ -67,41 +67,84 @@ class PageGuard : public ::testing::Test {
 
 }  // namespace
 
-TEST_F(PageGuard, OnlyWholePagesInsideACoveredRangeAreProtected) {
-  // A range that starts and ends inside pages covers only the whole pages in between.
-  page_guard::cover(page(2) + 100, page(5) + 100);
+TEST_F(PageGuard, PagesHoldingProgramBlocksAreProtected) {
+  // A block that starts and ends inside pages counts on every page it touches.
+  page_guard::add_block(page(2) + 100, page(5) + 100, false);
   page_guard::begin_sampling();
-  EXPECT_FALSE(page_guard::protect(page(2), 0));  // partly outside the allocation
+  EXPECT_TRUE(page_guard::protect(page(2), 0));
   EXPECT_TRUE(page_guard::protect(page(3), 1));
-  EXPECT_TRUE(page_guard::protect(page(4), 2));
-  EXPECT_FALSE(page_guard::protect(page(5), 3));
-  EXPECT_FALSE(page_guard::protect(page(9), 4));  // never covered
+  EXPECT_TRUE(page_guard::protect(page(5), 2));
+  EXPECT_FALSE(page_guard::protect(page(6), 3));  // no block there
+  EXPECT_FALSE(page_guard::protect(page(9), 4));  // never held one
   EXPECT_FALSE(page_guard::protect(page(3), 5));  // already protected
   EXPECT_EQ(state(3), page_guard::kProtected);
   page_guard::SampledPage results[8];
-  ASSERT_EQ(page_guard::end_sampling(results, 8), 2u);
+  ASSERT_EQ(page_guard::end_sampling(results, 8), 3u);
   EXPECT_EQ(state(3), page_guard::kIdle);
   EXPECT_EQ(results[0].outcome, 0u);  // nobody touched them
   EXPECT_EQ(memory_[3 * kPage], 5);   // accessible again
+  page_guard::remove_block(page(2) + 100, page(5) + 100);
 }
 
-// The free hook skips blocks whose first whole page is not covered: covered() must say exactly
-// which pages a range covers, and nothing once it is uncovered.
-TEST_F(PageGuard, CoveredTellsTheWholePagesOfALiveRange) {
-  EXPECT_FALSE(page_guard::covered(page(3)));
-  page_guard::cover(page(2) + 100, page(5) + 100);
-  EXPECT_FALSE(page_guard::covered(page(2)));
-  EXPECT_TRUE(page_guard::covered(page(3)));
-  EXPECT_TRUE(page_guard::covered(page(4)));
-  EXPECT_FALSE(page_guard::covered(page(5)));
-  page_guard::uncover(page(2) + 100, page(5) + 100);
-  EXPECT_FALSE(page_guard::covered(page(3)));
-  EXPECT_FALSE(page_guard::covered(page(4)));
-  EXPECT_FALSE(page_guard::covered(0));  // no leaf there at all
+// Small blocks share pages: a page is a candidate while any block lies on it, and stops being one
+// (and is made accessible) when its last block goes, not before.
+TEST_F(PageGuard, APageCountsItsBlocksUntilTheLastOneGoes) {
+  page_guard::add_block(page(3) + 16, page(3) + 64, false);
+  page_guard::add_block(page(3) + 80, page(3) + 128, false);
+  page_guard::add_block(page(3) + 4000, page(4) + 40, false);  // straddles two pages
+  EXPECT_TRUE(page_guard::has_blocks(page(3)));
+  EXPECT_EQ(page_guard::blocks_of(page_guard::page_word(page(3))), 3u);
+  EXPECT_EQ(page_guard::blocks_of(page_guard::page_word(page(4))), 1u);
+  page_guard::begin_sampling();
+  ASSERT_TRUE(page_guard::protect(page(3), 0));
+  page_guard::remove_block(page(3) + 16, page(3) + 64);
+  EXPECT_EQ(state(3), page_guard::kProtected);  // two blocks left
+  page_guard::remove_block(page(3) + 4000, page(4) + 40);
+  EXPECT_EQ(state(3), page_guard::kProtected);
+  EXPECT_FALSE(page_guard::has_blocks(page(4)));
+  page_guard::remove_block(page(3) + 80, page(3) + 128);
+  EXPECT_EQ(state(3), page_guard::kIdle);  // the last one: restored before the allocator reuses it
+  EXPECT_FALSE(page_guard::has_blocks(page(3)));
+  EXPECT_FALSE(page_guard::has_blocks(0));  // no leaf there at all
+  page_guard::SampledPage results[8];
+  ASSERT_EQ(page_guard::end_sampling(results, 8), 1u);
+  EXPECT_EQ(results[0].outcome, static_cast<uint32_t>(page_guard::kOutcomeDropped));
+  // Never below zero: a release of a block counted nowhere changes nothing.
+  page_guard::remove_block(page(7) + 8, page(7) + 64);
+  EXPECT_EQ(page_guard::blocks_of(page_guard::page_word(page(7))), 0u);
+}
+
+// A block the C library made for itself (a FILE, a stdio buffer) may be handed to the kernel by
+// calls no hook sees: its pages are never protected, and a protected one is released at once.
+// SHARED lasts until the page holds no block at all.
+TEST_F(PageGuard, ABlockOfTheCLibraryKeepsItsPagesUnprotected) {
+  page_guard::add_block(page(6) + 16, page(6) + 64, false);
+  page_guard::begin_sampling();
+  ASSERT_TRUE(page_guard::protect(page(6), 0));
+  page_guard::add_block(page(6) + 256, page(6) + 1024, /*shared=*/true);
+  EXPECT_EQ(state(6), page_guard::kIdle);
+  EXPECT_FALSE(page_guard::eligible(page(6)));
+  page_guard::remove_block(page(6) + 256, page(6) + 1024);
+  EXPECT_FALSE(page_guard::eligible(page(6)));  // which block ended is not known: still shared
+  page_guard::remove_block(page(6) + 16, page(6) + 64);
+  page_guard::add_block(page(6) + 16, page(6) + 64, false);
+  EXPECT_TRUE(page_guard::eligible(page(6)));  // emptied once: shared no more
+  page_guard::remove_block(page(6) + 16, page(6) + 64);
+  page_guard::SampledPage results[8];
+  page_guard::end_sampling(results, 8);
+}
+
+// Pinned pages count no block, so that a block allocated before the runtime counted (on pinned
+// memory) is not removed from a count it never joined.
+TEST_F(PageGuard, PinnedPagesCountNothing) {
+  page_guard::pin(page(8), page(9));
+  page_guard::add_block(page(8) + 16, page(8) + 64, false);
+  EXPECT_EQ(page_guard::blocks_of(page_guard::page_word(page(8))), 0u);
+  EXPECT_FALSE(page_guard::eligible(page(8)));
 }
 
 TEST_F(PageGuard, AFaultRestoresAccessAndReportsTheAccess) {
-  page_guard::cover(page(0), page(16));
+  page_guard::add_block(page(0), page(16), false);
   page_guard::begin_sampling();
   ASSERT_TRUE(page_guard::protect(page(1), 7));
   ASSERT_TRUE(page_guard::protect(page(2), 8));
@@ -122,7 +165,7 @@ TEST_F(PageGuard, AFaultRestoresAccessAndReportsTheAccess) {
 }
 
 TEST_F(PageGuard, TaintedPagesAreNeverProtectedAndTaintingReleases) {
-  page_guard::cover(page(0), page(16));
+  page_guard::add_block(page(0), page(16), false);
   page_guard::begin_sampling();
   ASSERT_TRUE(page_guard::taint_begin(page(4), page(4) + 10));
   EXPECT_FALSE(page_guard::protect(page(4), 0));
@@ -144,13 +187,14 @@ TEST_F(PageGuard, TaintedPagesAreNeverProtectedAndTaintingReleases) {
   EXPECT_EQ(memcmp(memory_ + 4 * kPage, "abcdef", 6), 0);
 }
 
-TEST_F(PageGuard, UncoveringPinningAndPausingRestoreAccess) {
-  page_guard::cover(page(0), page(16));
+TEST_F(PageGuard, FreeingPinningAndPausingRestoreAccess) {
+  page_guard::add_block(page(0), page(16), false);
   page_guard::begin_sampling();
   ASSERT_TRUE(page_guard::protect(page(1), 0));
   ASSERT_TRUE(page_guard::protect(page(2), 1));
   ASSERT_TRUE(page_guard::protect(page(3), 2));
-  page_guard::uncover(page(1), page(2));  // freed
+  page_guard::remove_block(page(0), page(16));  // the block freed, another on pages 2-15
+  page_guard::add_block(page(2), page(16), false);
   EXPECT_EQ(state(1), page_guard::kIdle);
   EXPECT_FALSE(page_guard::eligible(page(1)));
   page_guard::pin(page(2) + 8, page(2) + 16);  // a signal stack, say
@@ -173,7 +217,7 @@ TEST_F(PageGuard, UncoveringPinningAndPausingRestoreAccess) {
 // the same pages to the kernel (read(2) from a pipe) and touching them: no EFAULT, no short read,
 // no lost data, whatever the interleaving.
 TEST_F(PageGuard, NoSystemCallEverSeesAProtectedPage) {
-  page_guard::cover(page(0), page(16));
+  page_guard::add_block(page(0), page(16), false);
   std::atomic<bool> stop{false};
   std::atomic<long> failures{0};
   std::thread sampler([&] {
@@ -211,4 +255,24 @@ TEST_F(PageGuard, NoSystemCallEverSeesAProtectedPage) {
   stop = true;
   sampler.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// A secondary glibc arena starts each heap (64 MiB-aligned) with its header and mutex, on a page
+// its first chunks share: never protected, whatever its blocks.
+TEST_F(PageGuard, APageThatMayHoldAnArenaHeaderIsNeverProtected) {
+  constexpr uint64_t kHeapAlignment = uint64_t{64} << 20;
+  void* reserved = mmap(nullptr, 2 * kHeapAlignment, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(reserved, MAP_FAILED);
+  uint64_t aligned =
+      (reinterpret_cast<uint64_t>(reserved) + kHeapAlignment - 1) & ~(kHeapAlignment - 1);
+  page_guard::add_block(aligned + 2300, aligned + 2400, false);
+  page_guard::add_block(aligned + kPage + 16, aligned + kPage + 64, false);
+  EXPECT_FALSE(page_guard::eligible(aligned));
+  EXPECT_TRUE(page_guard::eligible(aligned + kPage));
+  page_guard::begin_sampling();
+  EXPECT_FALSE(page_guard::protect(aligned, 0));
+  page_guard::remove_block(aligned + 2300, aligned + 2400);
+  page_guard::remove_block(aligned + kPage + 16, aligned + kPage + 64);
+  munmap(reserved, 2 * kHeapAlignment);
 }

@@ -27,7 +27,7 @@ extern "C" {
   "DPROF\r\n"
 #define DPROF_FILE_MAGIC_SIZE 8
 #define DPROF_VERSION_MAJOR 1
-#define DPROF_VERSION_MINOR 6
+#define DPROF_VERSION_MINOR 7
 
 /* 32 bytes at offset 0 of every trace file. */
 struct dprof_file_header {
@@ -116,7 +116,8 @@ enum dprof_record_type {
   DPROF_REC_REGION_SNAPSHOT = 12,
   /* Since 1.2. A sampled page the program touched (mprotect backend): u time_ns, u tid,
    * u page address, u pc, u flags (DPROF_ACCESS_*), u code length, then that many bytes of the
-   * instruction at pc. */
+   * instruction at pc; since 1.7 u address (the exact address the fault touched), and time_ns
+   * is the fault's (before, the end of its sampling interval). */
   DPROF_REC_ACCESS_SAMPLE = 13,
   /* Since 1.3. A marker or a phase boundary the program annotated (damon_prof/annotate.h):
    * u time_ns, u tid, u kind (dprof_annotation_kind), str name. Written by any thread: readers

@@ -191,18 +191,32 @@ void check_read_sampling_still_safe() {
 
 void write_access_samples() {
   size_t count = 0;
-  const page_guard::SampledPage* samples = g_monitor.reads->last_results(&count);
+  page_guard::SampledPage* samples = g_monitor.reads->last_results(&count);
+  // In the order of their faults: the reader merges each kind of record as one timed stream
+  // (a few hundred at most; insertion sort, no allocation).
+  for (size_t i = 1; i < count; ++i) {
+    page_guard::SampledPage moved = samples[i];
+    size_t j = i;
+    for (; j > 0 && samples[j - 1].fault_ns > moved.fault_ns; --j) samples[j] = samples[j - 1];
+    samples[j] = moved;
+  }
   uint64_t now = recorder::now_ns();
+  uint64_t monotonic_now = sys::monotonic_ns();
   for (size_t i = 0; i < count; ++i) {
     const page_guard::SampledPage& sample = samples[i];
-    uint8_t body[96];
+    // The fault's own time: the analyzer credits the block live at that moment.
+    uint64_t ago = sample.fault_ns != 0 && sample.fault_ns < monotonic_now
+                       ? monotonic_now - sample.fault_ns
+                       : 0;
+    uint8_t body[112];
     ByteWriter writer(body, sizeof(body));
-    writer.u64(now);
+    writer.u64(now > ago ? now - ago : 0);
     writer.u64(sample.tid);
     writer.u64(sample.page);
     writer.u64(sample.pc);
     writer.u64((sample.outcome & page_guard::kOutcomeWrite) != 0 ? DPROF_ACCESS_WRITE : 0);
     writer.bytes(sample.code, sample.code_length);  // length, then the bytes
+    writer.u64(sample.address);
     if (!writer.overflowed()) push(DPROF_REC_ACCESS_SAMPLE, body, writer.size());
   }
 }
@@ -512,11 +526,18 @@ bool start_monitor() {
       uffd_problem = nullptr;
     }
   }
+  g_monitor.targets =
+      static_cast<AddressRange*>(internal_alloc::allocate(kMaxTargets * sizeof(AddressRange)));
+  g_monitor.excluded =
+      static_cast<AddressRange*>(internal_alloc::allocate(kMaxExcluded * sizeof(AddressRange)));
+  if (g_monitor.targets == nullptr || g_monitor.excluded == nullptr) return false;
   if (choice == BackendChoice::kAuto || choice == BackendChoice::kMprotect) {
     void* memory = internal_alloc::allocate(sizeof(MprotectBackend));
     g_monitor.reads = memory == nullptr ? nullptr : new (memory) MprotectBackend();
     reads_problem = "out of memory";
-    if (g_monitor.reads != nullptr && !g_monitor.reads->open(&reads_problem)) {
+    size_t runtime_ranges = collect_exclusions(g_monitor.excluded);
+    if (g_monitor.reads != nullptr &&
+        !g_monitor.reads->open(g_monitor.excluded, runtime_ranges, &reads_problem)) {
       g_monitor.reads->~MprotectBackend();
       internal_alloc::release(memory);
       g_monitor.reads = nullptr;
@@ -551,13 +572,7 @@ bool start_monitor() {
   core_settings.min_nr_regions = g_monitor.settings.min_regions;
   core_settings.max_nr_regions = g_monitor.settings.max_regions;
   void* core_memory = internal_alloc::allocate(sizeof(MonitorCore));
-  g_monitor.targets =
-      static_cast<AddressRange*>(internal_alloc::allocate(kMaxTargets * sizeof(AddressRange)));
-  g_monitor.excluded =
-      static_cast<AddressRange*>(internal_alloc::allocate(kMaxExcluded * sizeof(AddressRange)));
-  if (core_memory == nullptr || g_monitor.targets == nullptr || g_monitor.excluded == nullptr) {
-    return false;
-  }
+  if (core_memory == nullptr) return false;
   g_monitor.core = new (core_memory) MonitorCore(core_settings, sys::monotonic_ns());
   // Written here, before the thread exists, so that even a process that ends at once has it.
   write_settings_record();

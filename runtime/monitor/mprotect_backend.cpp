@@ -7,6 +7,7 @@
 #include "../internal_alloc.h"
 #include "../segv_dispatch.h"
 #include "../sys.h"
+#include "target_discovery.h"
 
 namespace dprof::monitor {
 namespace {
@@ -15,6 +16,21 @@ constexpr uint64_t kPage = page_guard::kPageSize;
 // How far from the random sampling address a safe page is looked for, each way.
 constexpr uint64_t kProbePages = 16;
 
+// The blocks allocated before page_guard::enable() were never counted: the memory that holds
+// them is pinned for good. Read after enable(), so a block allocated before it lies in memory
+// listed here (or in memory since unmapped, with its blocks). Before main() this is little more
+// than the dynamic linker's and the C library's first allocations.
+bool pin_existing_memory(const AddressRange* runtime_memory, size_t runtime_ranges) {
+  constexpr size_t kMaxExisting = 4096;
+  auto* existing =
+      static_cast<AddressRange*>(internal_alloc::allocate(kMaxExisting * sizeof(AddressRange)));
+  if (existing == nullptr) return false;
+  size_t found = discover_targets(runtime_memory, runtime_ranges, existing, kMaxExisting);
+  for (size_t i = 0; i < found; ++i) page_guard::pin(existing[i].start, existing[i].end);
+  internal_alloc::release(existing);
+  return found > 0 && found < kMaxExisting;
+}
+
 }  // namespace
 
 MprotectBackend::~MprotectBackend() {
@@ -22,7 +38,8 @@ MprotectBackend::~MprotectBackend() {
   internal_alloc::release(results_);
 }
 
-bool MprotectBackend::open(const char** reason) {
+bool MprotectBackend::open(const AddressRange* runtime_memory, size_t runtime_ranges,
+                           const char** reason) {
   results_ = static_cast<page_guard::SampledPage*>(
       internal_alloc::allocate(page_guard::kMaxSampledPages * sizeof(page_guard::SampledPage)));
   if (results_ == nullptr) {
@@ -30,8 +47,15 @@ bool MprotectBackend::open(const char** reason) {
     return false;
   }
   c_library_code::locate();
+  // A fork child inherits the parent's counts, which are true of its memory too.
+  bool counting_already = page_guard::enabled();
   if (!page_guard::enable()) {
     *reason = "read sampling was stopped earlier in this process";
+    return false;
+  }
+  if (!counting_already && !pin_existing_memory(runtime_memory, runtime_ranges)) {
+    page_guard::disable("read sampling unavailable: the memory that existed at start is unknown");
+    *reason = "the process's memory map could not be read";
     return false;
   }
   if (!segv_dispatch::install()) {
@@ -49,8 +73,8 @@ uint64_t MprotectBackend::pick_page(const Region& region) const {
   if (first >= end) return 0;
   uint64_t chosen = region.sampling_address & ~(kPage - 1);
   if (chosen < first || chosen >= end) chosen = first;
-  // The kernel samples a random page; only pages inside one live program allocation are safe
-  // here, so the nearest such page to the random one stands in for it.
+  // The kernel samples a random page; only pages holding nothing but the program's own live
+  // blocks are safe here, so the nearest such page to the random one stands in for it.
   for (uint64_t step = 0; step <= kProbePages; ++step) {
     uint64_t above = chosen + step * kPage;
     if (above < end && page_guard::eligible(above)) return above;
@@ -117,7 +141,7 @@ uint64_t MprotectBackend::measure_fault_cost_ns() {
   auto page = reinterpret_cast<uint64_t>(scratch);
   auto* cell = static_cast<volatile char*>(scratch);
   *cell = 1;
-  page_guard::cover(page, page + kPage);
+  page_guard::add_block(page, page + kPage, /*shared=*/false);
   uint64_t best = UINT64_MAX;
   for (int trial = 0; trial < kTrials; ++trial) {
     // A SIGSEGV handler the program installed behind the runtime's back would get this fault.
@@ -132,7 +156,7 @@ uint64_t MprotectBackend::measure_fault_cost_ns() {
     if (armed && elapsed < best) best = elapsed;
   }
   page_guard::begin_sampling();
-  page_guard::uncover(page, page + kPage);
+  page_guard::remove_block(page, page + kPage);
   sys::unmap(scratch, kPage);
   // A typical virtual machine's figure when nothing could be measured.
   return best == UINT64_MAX ? 20000 : best;

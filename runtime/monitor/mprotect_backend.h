@@ -20,7 +20,9 @@ class MprotectBackend final : public AccessBackend {
   MprotectBackend& operator=(const MprotectBackend&) = delete;
 
   // Takes SIGSEGV over and turns the page bookkeeping on; false with a reason if it cannot.
-  bool open(const char** reason);
+  // Pins the memory the process already has (its blocks were never counted), less
+  // `runtime_memory` (the runtime's own, which holds no block and may be vast reservations).
+  bool open(const AddressRange* runtime_memory, size_t runtime_ranges, const char** reason);
 
   const char* name() const override { return "mprotect"; }
   BackendCapabilities capabilities() const override { return {true, true, false, true}; }
@@ -33,7 +35,7 @@ class MprotectBackend final : public AccessBackend {
   // Faults the program took in the last check (each costs it a signal round trip).
   uint64_t last_faults() const { return last_faults_; }
   // The last check's sampled pages that the program touched (access sites).
-  const page_guard::SampledPage* last_results(size_t* count) const {
+  page_guard::SampledPage* last_results(size_t* count) const {
     *count = result_count_;
     return results_;
   }

@@ -8,20 +8,20 @@
 namespace dprof::page_guard {
 namespace detail {
 std::atomic<bool> g_enabled{false};
-std::atomic<std::atomic<uint32_t>*>* g_top = nullptr;
+std::atomic<Word*>* g_top = nullptr;
 }  // namespace detail
 
 namespace {
 
-using Word = std::atomic<uint32_t>;
 using detail::g_top;
 using detail::kLeafShift;
 using detail::kLeafWords;
 using detail::kPageShift;
 using detail::kTopEntries;
+using detail::Word;
 
-// Leaves are mapped directly (zero pages until written, so a leaf costs only the pages of its
-// words in use) and listed so that the monitor leaves them out of its targets.
+// Leaves are mapped directly (zero pages until written, so a leaf of 2 MiB costs only the pages of
+// its words in use) and listed so that the monitor leaves them out of its targets.
 constexpr size_t kMaxLeaves = 4096;
 std::atomic<uint64_t> g_leaf_addresses[kMaxLeaves];
 std::atomic<size_t> g_leaf_count{0};
@@ -36,6 +36,8 @@ struct Slot {
   uint32_t region = 0;
   std::atomic<uint32_t> outcome{0};
   uint64_t pc = 0;
+  uint64_t address = 0;
+  uint64_t fault_ns = 0;
   uint32_t tid = 0;
   uint8_t code_length = 0;
   uint8_t code[15] = {};
@@ -48,14 +50,24 @@ std::atomic<uint32_t> g_slot_count{0};
 __thread uint64_t tls_retried_address __attribute__((tls_model("initial-exec")));
 __thread uint32_t tls_retries __attribute__((tls_model("initial-exec")));
 
-inline uint32_t state_of(uint32_t word) {
-  return (word & kStateMask) >> kStateShift;
+inline uint32_t state_of(uint64_t word) {
+  return static_cast<uint32_t>((word & kStateMask) >> kStateShift);
 }
-inline uint32_t with_state(uint32_t word, uint32_t state) {
-  return (word & ~kStateMask) | (state << kStateShift);
+inline uint64_t with_state(uint64_t word, uint32_t state) {
+  return (word & ~kStateMask) | (uint64_t{state} << kStateShift);
 }
-inline bool safe_to_protect(uint32_t word) {
-  return (word & kCovered) != 0 && (word & kPinned) == 0 && word < kTaintUnit;
+// At least one block, every one of them the program's, and no system call using the page.
+inline bool safe_to_protect(uint64_t word) {
+  return (word & kBlockMask) != 0 && (word & (kPinned | kShared)) == 0 && word < kTaintUnit;
+}
+
+// glibc puts a secondary arena's header (heap_info, then the arena's malloc_state with its
+// mutex) at the start of each heap, aligned to HEAP_MAX_SIZE (64 MiB on 64-bit), on a page its
+// first chunks share. A contended arena mutex is a futex wait on that page, and glibc aborts on
+// the EFAULT a protected page would give: such pages are never protected.
+constexpr uint64_t kArenaHeapAlignment = uint64_t{64} << 20;
+inline bool may_hold_arena_header(uint64_t page) {
+  return (page & (kArenaHeapAlignment - 1)) == 0;
 }
 
 void relax(unsigned& spins) {
@@ -113,7 +125,7 @@ void clear_state(Word* word) {
 void make_accessible(Word* word, uint64_t page, uint32_t outcome) {
   unsigned spins = 0;
   for (;;) {
-    uint32_t value = word->load(std::memory_order_acquire);
+    uint64_t value = word->load(std::memory_order_acquire);
     switch (state_of(value)) {
       case kIdle:
         return;
@@ -181,21 +193,45 @@ const char* disabled_reason() {
   return g_disabled_reason.load();
 }
 
-void cover(uint64_t start, uint64_t end) {
-  uint64_t first = page_up(start);
-  uint64_t last = page_down(end);
-  if (first >= last || !enabled()) return;
-  for_each_page(first, last, /*create=*/true,
-                [](Word* word, uint64_t) { word->fetch_or(kCovered, std::memory_order_acq_rel); });
+void add_block(uint64_t start, uint64_t end, bool shared) {
+  if (end <= start || !enabled()) return;
+  for_each_page(page_down(start), page_up(end), /*create=*/true,
+                [shared](Word* word, uint64_t page) {
+                  uint64_t before = word->load(std::memory_order_relaxed);
+                  for (;;) {
+                    // (A page holds at most 4,097 blocks of a byte or more: the count never
+                    // saturates.)
+                    if ((before & kPinned) != 0 || (before & kBlockMask) == kBlockMask) return;
+                    // One atomic step for the count and SHARED: remove_block clears SHARED only
+                    // while the count is zero, so the two can never be seen apart.
+                    uint64_t after = (shared ? before | kShared : before) + kBlockUnit;
+                    if (word->compare_exchange_weak(before, after, std::memory_order_acq_rel))
+                      break;
+                  }
+                  // A program block on a protected page changes nothing (the program's own accesses
+                  // fault as any other); a block the C library may hand to the kernel does.
+                  if (shared && state_of(before) != kIdle)
+                    make_accessible(word, page, kOutcomeDropped);
+                });
 }
 
-void uncover(uint64_t start, uint64_t end) {
-  uint64_t first = page_up(start);
-  uint64_t last = page_down(end);
-  if (first >= last) return;
-  for_each_page(first, last, /*create=*/false, [](Word* word, uint64_t page) {
-    uint32_t before = word->fetch_and(~kCovered, std::memory_order_acq_rel);
-    if (state_of(before) != kIdle) make_accessible(word, page, kOutcomeDropped);
+void remove_block(uint64_t start, uint64_t end) {
+  if (end <= start) return;
+  for_each_page(page_down(start), page_up(end), /*create=*/false, [](Word* word, uint64_t page) {
+    uint64_t before = word->load(std::memory_order_relaxed);
+    uint64_t after;
+    for (;;) {
+      // Never below zero: a block counted nowhere (pinned, or saturated) is removed nowhere.
+      if ((before & kPinned) != 0 || (before & kBlockMask) == 0) return;
+      after = before - kBlockUnit;
+      if ((after & kBlockMask) == 0) after &= ~kShared;
+      if (word->compare_exchange_weak(before, after, std::memory_order_acq_rel)) break;
+    }
+    // The last block went: the allocator may now trim or unmap the page, which must not stay
+    // protected behind its back.
+    if ((after & kBlockMask) == 0 && state_of(after) != kIdle) {
+      make_accessible(word, page, kOutcomeDropped);
+    }
   });
 }
 
@@ -204,7 +240,7 @@ void pin(uint64_t start, uint64_t end) {
   uint64_t last = page_up(end);
   if (first >= last || g_top == nullptr) return;
   for_each_page(first, last, /*create=*/true, [](Word* word, uint64_t page) {
-    uint32_t before = word->fetch_or(kPinned, std::memory_order_acq_rel);
+    uint64_t before = word->fetch_or(kPinned, std::memory_order_acq_rel);
     if (state_of(before) != kIdle) make_accessible(word, page, kOutcomeDropped);
   });
 }
@@ -215,10 +251,11 @@ bool taint_begin(uint64_t start, uint64_t end) {
   if (first >= last || end < start) return false;
   bool marked = false;
   for_each_page(first, last, /*create=*/false, [&marked](Word* word, uint64_t page) {
-    // A page that is not covered cannot become covered while the program hands it to the
-    // kernel (only an allocation covers, and this memory is in use): nothing to mark.
-    if ((word->load(std::memory_order_relaxed) & kCovered) == 0) return;
-    uint32_t before = word->fetch_add(kTaintUnit, std::memory_order_acq_rel);
+    // A page that holds no block is never protected, and cannot gain one while the program
+    // hands it to the kernel: memory handed over is a live block (which keeps its pages
+    // counted), a stack, static data, or a pinned page, never a free chunk. Nothing to mark.
+    if ((word->load(std::memory_order_relaxed) & kBlockMask) == 0) return;
+    uint64_t before = word->fetch_add(kTaintUnit, std::memory_order_acq_rel);
     marked = true;
     if (state_of(before) != kIdle) make_accessible(word, page, kOutcomeKernel);
   });
@@ -230,10 +267,10 @@ void taint_end(uint64_t start, uint64_t end) {
   uint64_t last = page_up(end);
   if (first >= last || end < start) return;
   for_each_page(first, last, /*create=*/false, [](Word* word, uint64_t) {
-    uint32_t value = word->load(std::memory_order_relaxed);
-    // taint_begin marked only covered pages; one that was not covered then carries no count of
+    uint64_t value = word->load(std::memory_order_relaxed);
+    // taint_begin marked only pages with blocks; one without them then carries no count of
     // this call's (and a count never goes below zero).
-    while (value >= kTaintUnit && (value & kCovered) != 0) {
+    while (value >= kTaintUnit && (value & kBlockMask) != 0) {
       if (word->compare_exchange_weak(value, value - kTaintUnit, std::memory_order_acq_rel)) {
         return;
       }
@@ -263,7 +300,7 @@ bool handle_fault(uint64_t address, bool is_write, uint64_t pc) {
   unsigned spins = 0;
   bool waited = false;  // saw the page protected, or being protected or released, just now
   for (;;) {
-    uint32_t value = word->load(std::memory_order_acquire);
+    uint64_t value = word->load(std::memory_order_acquire);
     uint32_t state = state_of(value);
     if (state == kProtected) {
       if (!word->compare_exchange_weak(value, with_state(value, kReleasing),
@@ -273,6 +310,8 @@ bool handle_fault(uint64_t address, bool is_write, uint64_t pc) {
       sys::protect_raw(page, kPageSize, PROT_READ | PROT_WRITE);
       if (Slot* slot = slot_for(page)) {
         slot->pc = pc;
+        slot->address = address;
+        slot->fault_ns = sys::monotonic_ns();
         slot->tid = static_cast<uint32_t>(sys::current_tid());
         // The instruction's bytes, as far as they lie in its own (mapped, executable) page.
         uint64_t room = kPageSize - (pc & (kPageSize - 1));
@@ -293,14 +332,14 @@ bool handle_fault(uint64_t address, bool is_write, uint64_t pc) {
         tls_retried_address = 0;
         return true;
       }
-      // Restored between the fault and this handler, or not ours at all. A covered page is
-      // plain read-write program memory that only the sampler ever makes inaccessible, so it
-      // is retried (a bounded number of times); any other page once.
+      // Restored between the fault and this handler, or not ours at all. A page with blocks of
+      // the program's is plain read-write memory that only the sampler ever makes
+      // inaccessible, so it is retried (a bounded number of times); any other page once.
       if (tls_retried_address != address) {
         tls_retried_address = address;
         tls_retries = 0;
       }
-      bool ours_only = (value & kCovered) != 0 && (value & kPinned) == 0;
+      bool ours_only = (value & kBlockMask) != 0 && (value & kPinned) == 0;
       if (++tls_retries <= (ours_only ? 10000u : 1u)) return true;
       tls_retried_address = 0;
       return false;
@@ -311,9 +350,10 @@ bool handle_fault(uint64_t address, bool is_write, uint64_t pc) {
 }
 
 bool eligible(uint64_t page) {
+  if (may_hold_arena_header(page)) return false;
   Word* word = word_for(page, false);
   if (word == nullptr) return false;
-  uint32_t value = word->load(std::memory_order_relaxed);
+  uint64_t value = word->load(std::memory_order_relaxed);
   return safe_to_protect(value) && state_of(value) == kIdle;
 }
 
@@ -324,10 +364,10 @@ void begin_sampling() {
 bool protect(uint64_t page, uint32_t region) {
   if (g_slots == nullptr || g_disabled.load(std::memory_order_relaxed)) return false;
   uint32_t index = g_slot_count.load(std::memory_order_relaxed);
-  if (index >= kMaxSampledPages) return false;
+  if (index >= kMaxSampledPages || may_hold_arena_header(page)) return false;
   Word* word = word_for(page, false);
   if (word == nullptr) return false;
-  uint32_t value = word->load(std::memory_order_acquire);
+  uint64_t value = word->load(std::memory_order_acquire);
   if (!safe_to_protect(value) || state_of(value) != kIdle) return false;
   // Publish the slot before the state change (pause_begin finds pages through the slots).
   Slot& slot = g_slots[index];
@@ -335,6 +375,8 @@ bool protect(uint64_t page, uint32_t region) {
   slot.region = region;
   slot.outcome.store(0, std::memory_order_relaxed);
   slot.pc = 0;
+  slot.address = 0;
+  slot.fault_ns = 0;
   slot.tid = 0;
   slot.code_length = 0;
   g_slot_count.store(index + 1, std::memory_order_seq_cst);
@@ -388,6 +430,8 @@ size_t end_sampling(SampledPage* out, size_t capacity) {
       result.region = slot.region;
       result.outcome = slot.outcome.load(std::memory_order_acquire);
       result.pc = slot.pc;
+      result.address = slot.address;
+      result.fault_ns = slot.fault_ns;
       result.tid = slot.tid;
       result.code_length = slot.code_length;
       for (uint8_t b = 0; b < slot.code_length && b < sizeof(result.code); ++b) {
@@ -428,7 +472,7 @@ size_t memory_ranges(uint64_t (*out)[2], size_t capacity) {
   return count;
 }
 
-uint32_t page_word(uint64_t page) {
+uint64_t page_word(uint64_t page) {
   Word* word = word_for(page, false);
   return word == nullptr ? 0 : word->load();
 }

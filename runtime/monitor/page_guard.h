@@ -1,14 +1,24 @@
 // What makes read sampling safe (docs/design-notes.md, "Read sampling"): a page is made
-// inaccessible only while nothing but the program's own user-mode code can touch it.
+// inaccessible only while nothing but user-mode code can touch it, and only when every byte
+// allocated on it belongs to blocks the program allocated itself.
 //
-// One 32-bit word per page of the address space (leaves of 1 GiB are materialised on first use)
+// One 64-bit word per page of the address space (leaves of 1 GiB are materialised on first use)
 // says what the runtime knows about the page:
-//  - COVERED: wholly inside one live allocation the program made itself (not one libc made for
-//    its own buffers), so no allocator metadata, lock, TLS block or libc state lives there;
-//  - PINNED: never to be sampled (a signal stack, a thread stack, memory the program mprotects);
+//  - how many live blocks lie on it, wholly or in part (the hooks count every block, small ones
+//    included, from the moment read sampling is enabled);
+//  - SHARED: one of those blocks was allocated by the C library or the dynamic linker for its
+//    own use, or inside a wrapped call (a stdio buffer, a FILE, a DIR, NSS state): internal calls
+//    no hook sees may hand it to the kernel. Sticky until the page holds no block at all, since
+//    a free does not say which kind of block it ends;
+//  - PINNED: never to be sampled (memory that existed before the runtime watched, a signal
+//    stack, a thread stack, memory the program mprotects);
 //  - a count of system calls in flight that hand the page to the kernel (taints);
 //  - the protection state, changed only by compare-and-swap: IDLE -> PROTECTING (the sampler) ->
 //    PROTECTED -> RELEASING (whoever restores access: the fault handler, a taint, a free) -> IDLE.
+// A page may be protected when it holds at least one block, is neither SHARED nor PINNED and has
+// no taint. Allocator metadata and free chunks between the blocks are touched only by malloc and
+// free in user mode, whose faults the handler resolves like any other; a page whose last block
+// goes is restored before the allocator may trim or unmap it.
 // Every change that makes a page unsafe to protect is a read-modify-write of the same word, so it
 // is ordered with the sampler's own: either the sampler sees the taint and rolls back, or the
 // tainting thread sees PROTECTED (or waits out PROTECTING) and restores access before its call.
@@ -31,18 +41,21 @@ namespace detail {
 extern std::atomic<bool> g_enabled;
 // The word directory: leaves of 1 GiB of pages, over a 48-bit user address space (nullptr until
 // enable()).
+using Word = std::atomic<uint64_t>;
 constexpr unsigned kPageShift = 12;
 constexpr unsigned kLeafShift = 30;
 constexpr size_t kLeafWords = size_t{1} << (kLeafShift - kPageShift);
 constexpr size_t kTopEntries = size_t{1} << (48 - kLeafShift);
-extern std::atomic<std::atomic<uint32_t>*>* g_top;
+extern std::atomic<Word*>* g_top;
 }  // namespace detail
 
 // Read sampling may be running in this process: hooks keep their bookkeeping only then.
 inline bool enabled() {
   return detail::g_enabled.load(std::memory_order_relaxed);
 }
-// Before the sampler's first protection. Allocates the sampled-page list.
+// Before the sampler's first protection. Allocates the sampled-page list; from here on the hooks
+// count blocks. Memory that already held blocks must then be pinned (pin()): those blocks were
+// never counted.
 bool enable();
 // Read sampling stops for good in this process: everything protected is restored and nothing is
 // protected again. `reason` (a static string) is kept for the trace; the first one given stays.
@@ -53,14 +66,15 @@ constexpr const char* kAsyncIoReason =
     "read sampling stopped: the program uses asynchronous I/O (io_uring or AIO)";
 
 // --- Bookkeeping by the program's threads ------------------------------------------------------
-// A live allocation made by the program: the whole pages inside [start, end) become candidates.
-void cover(uint64_t start, uint64_t end);
-// The allocation goes away (free, munmap, realloc): access is restored first where needed.
-void uncover(uint64_t start, uint64_t end);
-// Whether `page` is covered now. The covered pages of a block begin at its first whole page, so
-// a release whose first whole page is not covered has nothing to uncover. Inline (below): every
-// free asks while read sampling is on.
-inline bool covered(uint64_t page);
+// A block goes live on [start, end) (its usable extent: the same range must be removed).
+// `shared`: the C library made it for its own use (see SHARED above). Pinned pages are left
+// alone, both here and in remove_block, so that a block counted nowhere is removed nowhere.
+void add_block(uint64_t start, uint64_t end, bool shared);
+// The block on [start, end) goes away (free, munmap, realloc): a page left with no block is
+// made accessible again first, and forgets that it was SHARED.
+void remove_block(uint64_t start, uint64_t end);
+// Whether any live block lies on `page`. Inline (below): every wrapped call asks.
+inline bool has_blocks(uint64_t page);
 // Never sample these pages again.
 void pin(uint64_t start, uint64_t end);
 // The kernel may touch [start, end) until the matching taint_end. Returns false when nothing
@@ -87,8 +101,10 @@ enum Outcome : uint32_t {
 struct SampledPage {
   uint64_t page;
   uint32_t region;
-  uint32_t outcome;  // Outcome bits
-  uint64_t pc;       // of the faulting instruction, for kOutcomeRead/kOutcomeWrite
+  uint32_t outcome;   // Outcome bits
+  uint64_t pc;        // of the faulting instruction, for kOutcomeRead/kOutcomeWrite
+  uint64_t address;   // the address it touched (the block it belongs to is the one accessed)
+  uint64_t fault_ns;  // when (monotonic), 0 when not touched by the program
   uint32_t tid;
   uint8_t code_length;
   uint8_t code[15];  // the instruction's bytes (as many as lie in pc's page)
@@ -113,29 +129,35 @@ void reset_after_fork();
 // The runtime's own memory for all this, as (start, end) pairs, for the monitor to leave out.
 size_t memory_ranges(uint64_t (*out)[2], size_t capacity);
 
-// For tests: the word of a page (0 when no leaf exists), and the state bits.
-uint32_t page_word(uint64_t page);
-constexpr uint32_t kCovered = 1u;
-constexpr uint32_t kPinned = 2u;
-constexpr uint32_t kStateShift = 2;
-constexpr uint32_t kStateMask = 3u << kStateShift;
-constexpr uint32_t kTaintUnit = 1u << 8;
+// For tests: the word of a page (0 when no leaf exists), and its fields.
+uint64_t page_word(uint64_t page);
+constexpr uint64_t kStateMask = 3u;
+constexpr unsigned kStateShift = 0;
+constexpr uint64_t kPinned = 1u << 2;
+constexpr uint64_t kShared = 1u << 3;
+constexpr unsigned kBlockShift = 16;
+constexpr uint64_t kBlockUnit = uint64_t{1} << kBlockShift;
+constexpr uint64_t kBlockMask = uint64_t{0xffff} << kBlockShift;
+constexpr uint64_t kTaintUnit = uint64_t{1} << 32;
 enum State : uint32_t { kIdle = 0, kProtecting = 1, kProtected = 2, kReleasing = 3 };
+inline uint64_t blocks_of(uint64_t word) {
+  return (word & kBlockMask) >> kBlockShift;
+}
 
 namespace detail {
 // The word of `page`, or nullptr when its leaf does not exist (then nothing about it is known).
-inline std::atomic<uint32_t>* existing_word(uint64_t page) {
-  std::atomic<std::atomic<uint32_t>*>* top = g_top;
+inline Word* existing_word(uint64_t page) {
+  std::atomic<Word*>* top = g_top;
   size_t index = page >> kLeafShift;
   if (top == nullptr || index >= kTopEntries) return nullptr;
-  std::atomic<uint32_t>* leaf = top[index].load(std::memory_order_acquire);
+  Word* leaf = top[index].load(std::memory_order_acquire);
   return leaf == nullptr ? nullptr : &leaf[(page >> kPageShift) & (kLeafWords - 1)];
 }
 }  // namespace detail
 
-inline bool covered(uint64_t page) {
-  std::atomic<uint32_t>* word = detail::existing_word(page);
-  return word != nullptr && (word->load(std::memory_order_relaxed) & kCovered) != 0;
+inline bool has_blocks(uint64_t page) {
+  detail::Word* word = detail::existing_word(page);
+  return word != nullptr && (word->load(std::memory_order_relaxed) & kBlockMask) != 0;
 }
 
 }  // namespace dprof::page_guard
