@@ -65,6 +65,11 @@ namespace {
 // accessed" (a Poisson count with this mean is zero 5% of the time: the rule of three).
 constexpr double kUntouchedEvidence = 3.0;
 
+// The quiet time of a block is kept in this many parts of the idle threshold (six bits: up to
+// about twice the threshold), since snapshots differ in length (the tuner ends one early when it
+// changes the intervals).
+constexpr uint64_t kQuietUnitsPerThreshold = 32;
+
 uint8_t quiet_snapshots(uint8_t seen) {
   return static_cast<uint8_t>(seen >> kQuietShift);
 }
@@ -82,6 +87,9 @@ void set_quiet_snapshots(uint8_t* seen, uint8_t count) {
 // with no samples (writes seen by uffd-wp alone) at the plain split by overlap.
 void AccessAttribution::weigh_region_sites(double region_frequency, uint64_t block_bytes,
                                            uint64_t hits) {
+  // A site is untouched here when no sample named it since samples enough to name it at its
+  // share of bytes (kUntouchedEvidence), over this snapshot and those before: a site silent in
+  // one short snapshot is not yet shown untouched.
   for (auto& [stack, site] : region_sites_) {
     if (site.overlap == 0 || block_bytes == 0) continue;
     double byte_share = static_cast<double>(site.overlap) / static_cast<double>(block_bytes);
@@ -92,8 +100,47 @@ void AccessAttribution::weigh_region_sites(double region_frequency, uint64_t blo
     double hit_share =
         (static_cast<double>(site.hits) + byte_share) / (static_cast<double>(hits) + 1);
     site.frequency = region_frequency * std::min(1.0, hit_share / byte_share);
-    site.evidenced_untouched =
-        site.hits == 0 && static_cast<double>(hits) * byte_share >= kUntouchedEvidence;
+    auto evidence = untouched_evidence_.find(stack);
+    site.evidenced_untouched = site.hits == 0 && evidence != untouched_evidence_.end() &&
+                               evidence->second >= kUntouchedEvidence;
+  }
+}
+
+void AccessAttribution::accumulate_untouched_evidence(const RegionSnapshot& snapshot) {
+  std::unordered_map<uint64_t, std::pair<double, uint64_t>> expected_and_hits;
+  size_t first_block = 0;
+  size_t first_hit = 0;
+  for (const SnapshotRegion& region : snapshot.regions) {
+    if (region.end <= region.start) continue;
+    while (first_block < live_.size() && live_[first_block].end <= region.start) ++first_block;
+    while (first_hit < hits_.size() && hits_[first_hit].address < region.start) ++first_hit;
+    bool accessed = region.nr_accesses > 0 || region.written_pages > 0;
+    region_sites_.clear();
+    uint64_t block_bytes = 0;
+    for (size_t i = first_block; i < live_.size() && live_[i].start < region.end; ++i) {
+      uint64_t overlap =
+          std::min(region.end, live_[i].end) - std::max(region.start, live_[i].start);
+      region_sites_[live_[i].stack_id].overlap += overlap;
+      block_bytes += overlap;
+    }
+    uint64_t region_hits = 0;
+    for (size_t h = first_hit; h < hits_.size() && hits_[h].address < region.end; ++h) {
+      auto site = region_sites_.find(hits_[h].stack_id);
+      if (site == region_sites_.end()) continue;
+      ++site->second.hits;
+      ++region_hits;
+    }
+    if (!accessed || block_bytes == 0) continue;
+    for (const auto& [stack, site] : region_sites_) {
+      auto& [expected, hits] = expected_and_hits[stack];
+      expected += static_cast<double>(region_hits) * static_cast<double>(site.overlap) /
+                  static_cast<double>(block_bytes);
+      hits += site.hits;
+    }
+  }
+  for (const auto& [stack, counts] : expected_and_hits) {
+    double& evidence = untouched_evidence_[stack];
+    evidence = counts.second > 0 ? 0 : evidence + counts.first;
   }
 }
 
@@ -111,6 +158,11 @@ SnapshotTotals AccessAttribution::on_snapshot(
   // Regions (the trace encodes each from the previous one's end), blocks and hits are all in
   // address order and none overlaps its own kind: one sweep.
   heap_.live_blocks(live_);
+  accumulate_untouched_evidence(snapshot);
+  // This snapshot's length in quiet units, to the nearest (at least one).
+  uint64_t quiet_unit_ns = std::max<uint64_t>(1, idle_threshold_ns_ / kQuietUnitsPerThreshold);
+  uint64_t quiet_units =
+      std::max<uint64_t>(1, (snapshot.aggregation_ns + quiet_unit_ns / 2) / quiet_unit_ns);
   size_t first_block = 0;
   size_t first_hit = 0;
   std::unordered_map<uint64_t, SnapshotShare> shares;
@@ -166,7 +218,8 @@ SnapshotTotals AccessAttribution::on_snapshot(
       // per snapshot, on the block's first region).
       uint8_t quiet = quiet_snapshots(*block.seen);
       if (block.start >= region.start) {
-        quiet = site_accessed ? 0 : static_cast<uint8_t>(std::min<int>(quiet + 1, kQuietMax));
+        uint64_t grown = quiet + quiet_units;
+        quiet = site_accessed ? 0 : static_cast<uint8_t>(std::min<uint64_t>(grown, kQuietMax));
         set_quiet_snapshots(block.seen, quiet);
       }
       SnapshotShare& mine = shares[block.stack_id];
@@ -176,7 +229,7 @@ SnapshotTotals AccessAttribution::on_snapshot(
       // Idle: no access in the region for the threshold, or none to the site's blocks that the
       // samples would have shown for as long; and the block itself that old (a block allocated a
       // moment ago in long-idle memory is not idle yet).
-      uint64_t quiet_ns = static_cast<uint64_t>(quiet) * snapshot.aggregation_ns;
+      uint64_t quiet_ns = static_cast<uint64_t>(quiet) * quiet_unit_ns;
       uint64_t not_accessed_ns = !accessed       ? std::max(region_idle_ns, quiet_ns)
                                  : site_accessed ? 0
                                                  : quiet_ns;

@@ -109,6 +109,13 @@ class AccessAttribution {
     bool evidenced_untouched = false;
   };
   void weigh_region_sites(double region_frequency, uint64_t block_bytes, uint64_t hits);
+  // Before a snapshot's sweep: adds to each site's evidence of silence the samples it would have
+  // drawn in this snapshot's accessed regions at its share of their bytes, or clears it when one
+  // of them named the site.
+  void accumulate_untouched_evidence(const RegionSnapshot& snapshot);
+  // Samples that would have named each site since one last did (by stack id): silence becomes
+  // evidence across snapshots, not only within one (a snapshot of 500 ms holds few samples).
+  std::unordered_map<uint64_t, double> untouched_evidence_;
 
   // An access sample that named a block, kept until the next snapshot.
   struct Hit {

@@ -57,8 +57,9 @@ struct HeapTotals {
 };
 
 // What the access monitor has seen of a live block (AccessAttribution sets these).
-// What the monitor saw of a block, in one byte: the two flags, and in the six bits above them how
-// many snapshots in a row found it not accessed (saturating; attribution.cpp's idle rule).
+// What the monitor saw of a block, in one byte: the two flags, and in the six bits above them for
+// how long the snapshots in a row found it not accessed, in 32nds of the idle threshold
+// (saturating; attribution.cpp's idle rule).
 enum BlockSeen : uint8_t { kBlockObserved = 1, kBlockTouched = 2 };
 constexpr unsigned kQuietShift = 2;
 constexpr uint8_t kQuietMax = 63;

@@ -216,6 +216,44 @@ TEST(Attribution, SamplesSplitARegionBetweenTheSitesTheyName) {
   EXPECT_EQ(read.never_touched_bytes, 0u);
 }
 
+TEST(Attribution, SilenceAddsUpOverShortSnapshotsAndIdlenessOverTheirTime) {
+  // Snapshots of 250 ms with two samples each, all naming the even (stack 1) blocks: no single
+  // snapshot holds evidence enough that stack 2 was not touched (one sample expected), three do.
+  // From then on (that snapshot included) its blocks are quiet, and idle once quiet for the
+  // threshold (four snapshots).
+  HeapModel heap;
+  AccessAttribution attribution(heap, kSecond);
+  for (uint64_t i = 0; i < 64; ++i) heap.apply(alloc(0, 0x30000 + i * 64, 64, 1 + i % 2));
+  constexpr uint64_t kQuarter = kSecond / 4;
+  std::vector<uint64_t> idle_by_snapshot;
+  for (uint64_t quarter = 1; quarter <= 12; ++quarter) {
+    for (uint64_t i = 0; i < 2; ++i) {
+      AccessSample sample;
+      sample.time_ns = quarter * kQuarter - 1000 + i;
+      sample.page = 0x30000;
+      sample.address = 0x30000 + i * 128 + 8;
+      attribution.on_access_sample(sample);
+    }
+    RegionSnapshot quarter_snapshot = snapshot(quarter * kQuarter, {region(0x30000, 0x31000, 10)});
+    quarter_snapshot.aggregation_ns = kQuarter;
+    quarter_snapshot.sampling_ns = kQuarter / 20;
+    uint64_t idle = 0;
+    attribution.on_snapshot(quarter_snapshot, [&](const SnapshotShare& share) {
+      if (share.stack_id == 2) idle = share.idle_bytes;
+    });
+    idle_by_snapshot.push_back(idle);
+  }
+  attribution.finish();
+  // Evidence from the third snapshot on; quiet for a second at the end of the sixth.
+  for (size_t i = 0; i < idle_by_snapshot.size(); ++i) {
+    EXPECT_EQ(idle_by_snapshot[i], i < 5 ? 0u : 2048u) << "snapshot " << i + 1;
+  }
+  const auto& stacks = attribution.stacks();
+  EXPECT_EQ(stacks.at(1).idle_bytes_peak, 0u);
+  // The first two snapshots could not tell: "never touched" is never said without evidence.
+  EXPECT_EQ(stacks.at(2).never_touched_bytes, 0u);
+}
+
 TEST(Attribution, MappingsSplitOnPartialUnmapAndKeepWhatWasSeenWhenMoved) {
   HeapModel heap;
   AccessAttribution attribution(heap, kSecond);

@@ -277,3 +277,73 @@ TEST(MonitorCore, RegionsConvergeOnAHotRange) {
   EXPECT_LT(misclassified, (hot.end - hot.start) / 4) << misclassified / kPage << " pages wrong";
   EXPECT_LE(core.count(), settings.max_nr_regions);
 }
+
+TEST(MonitorCore, ASampledPageMovesOnlyByChanceOrWhenItLeavesItsRegion) {
+  using dprof::monitor::kSampleMoveOdds;
+  using dprof::monitor::sample_moves;
+  Region region{};
+  region.start = kBase;
+  region.end = kBase + 16 * kPage;
+  region.sampling_address = kBase + 4 * kPage;
+  region.sample_intervals = 3;
+  struct Row {
+    const char* what;
+    uint64_t address;
+    uint32_t intervals;
+    uint64_t draw;
+    bool moves;
+  };
+  const Row rows[] = {
+      {"kept by the draw", kBase + 4 * kPage, 3, 1, false},
+      {"moved by the draw", kBase + 4 * kPage, 3, kSampleMoveOdds, true},
+      {"a placeholder always moves", kBase + 4 * kPage, 0, 1, true},
+      {"left outside by a split", kBase + 16 * kPage, 3, 1, true},
+      {"below the region", kBase - kPage, 3, 1, true},
+  };
+  for (const Row& row : rows) {
+    region.sampling_address = row.address;
+    region.sample_intervals = row.intervals;
+    EXPECT_EQ(sample_moves(region, kPage, row.draw), row.moves) << row.what;
+  }
+}
+
+TEST(MonitorCore, SampledPagesStayWithTheRegionsThatHoldThem) {
+  CoreSettings settings;
+  settings.min_nr_regions = 4;
+  settings.max_nr_regions = 64;
+  MonitorCore core(settings, 11);
+  std::vector<AddressRange> targets = {{kBase, kBase + 1024 * kPage}};
+  core.set_targets(targets.data(), targets.size());
+  core.choose_sampling_addresses();
+  std::vector<uint64_t> first;
+  for (size_t i = 0; i < core.count(); ++i) first.push_back(core.regions()[i].sampling_address);
+  // Over many intervals about one page in kSampleMoveOdds moves each time.
+  size_t kept = 0;
+  size_t chances = 0;
+  for (int interval = 0; interval < 200; ++interval) {
+    std::vector<uint64_t> before;
+    for (size_t i = 0; i < core.count(); ++i) before.push_back(core.regions()[i].sampling_address);
+    core.choose_sampling_addresses();
+    for (size_t i = 0; i < core.count(); ++i) {
+      const Region& region = core.regions()[i];
+      EXPECT_GE(region.sampling_address, region.start);
+      EXPECT_LT(region.sampling_address, region.end);
+      kept += region.sample_kept() ? 1 : 0;
+      ++chances;
+      if (region.sample_kept()) {
+        EXPECT_EQ(region.sampling_address, before[i]);
+      }
+    }
+  }
+  double kept_share = static_cast<double>(kept) / static_cast<double>(chances);
+  EXPECT_NEAR(kept_share, 1.0 - 1.0 / static_cast<double>(dprof::monitor::kSampleMoveOdds), 0.05);
+  // A split: the part holding a region's page keeps it (still kept); the others start afresh.
+  core.merge_regions();
+  core.reset_and_split();
+  core.choose_sampling_addresses();
+  for (size_t i = 0; i < core.count(); ++i) {
+    const Region& region = core.regions()[i];
+    EXPECT_GE(region.sampling_address, region.start);
+    EXPECT_LT(region.sampling_address, region.end);
+  }
+}

@@ -276,3 +276,46 @@ TEST_F(PageGuard, APageThatMayHoldAnArenaHeaderIsNeverProtected) {
   page_guard::remove_block(aligned + kPage + 16, aligned + kPage + 64);
   munmap(reserved, 2 * kHeapAlignment);
 }
+
+TEST_F(PageGuard, AnUntouchedPageStaysArmedUntilTouchedOrDisarmed) {
+  page_guard::add_block(page(0), page(16), false);
+  page_guard::begin_sampling();
+  uint32_t quiet = page_guard::arm(page(10), 0);
+  uint32_t read = page_guard::arm(page(11), 1);
+  ASSERT_NE(quiet, page_guard::kNoSlot);
+  ASSERT_NE(read, page_guard::kNoSlot);
+  page_guard::SampledPage sample;
+  // Nothing touched either: both stay protected from one look to the next.
+  EXPECT_TRUE(page_guard::inspect(quiet, &sample));
+  EXPECT_EQ(sample.outcome, 0u);
+  EXPECT_EQ(state(10), page_guard::kProtected);
+  EXPECT_EQ(static_cast<volatile char*>(memory_)[11 * kPage + 100], 5);  // faults
+  EXPECT_FALSE(page_guard::inspect(read, &sample));
+  EXPECT_EQ(sample.outcome, static_cast<uint32_t>(page_guard::kOutcomeRead));
+  EXPECT_EQ(sample.address, page(11) + 100);
+  EXPECT_TRUE(page_guard::inspect(quiet, &sample));
+  EXPECT_EQ(state(10), page_guard::kProtected);
+  // The touched page's slot is freed and taken again by the next page armed.
+  page_guard::disarm(read);
+  EXPECT_EQ(page_guard::arm(page(11), 1), read);
+  // A pause restores every armed page, whatever interval armed it.
+  page_guard::pause_begin();
+  EXPECT_FALSE(page_guard::inspect(quiet, &sample));
+  EXPECT_EQ(sample.outcome, static_cast<uint32_t>(page_guard::kOutcomeDropped));
+  EXPECT_EQ(state(10), page_guard::kIdle);
+  EXPECT_EQ(state(11), page_guard::kIdle);
+  page_guard::pause_end();
+  page_guard::disarm_all();
+  EXPECT_FALSE(page_guard::inspect(quiet, &sample));
+  EXPECT_EQ(sample.page, 0u);  // a free slot holds nothing
+}
+
+TEST_F(PageGuard, ThePagesTheSamplerMayProtectAreKnownFromTheirWords) {
+  // (Pins are for good: pages no other test uses.)
+  page_guard::add_block(page(13), page(15), false);
+  EXPECT_TRUE(page_guard::sampler_may_protect(page(13), page(15)));
+  EXPECT_FALSE(page_guard::sampler_may_protect(page(12), page(14)));  // page 12 holds no block
+  page_guard::pin(page(14), page(15));
+  EXPECT_FALSE(page_guard::sampler_may_protect(page(13), page(15)));  // the program's PROT_NONE
+  page_guard::remove_block(page(13), page(15));
+}

@@ -84,3 +84,24 @@ TEST(TargetDiscovery, FindsAFreshAnonymousMappingOfThisProcess) {
   }
   munmap(mapping, length);
 }
+
+TEST(TargetDiscovery, APageReadSamplingProtectsIsATargetAndNoGuard) {
+  // The heap with one page protected by the sampler in it: three mappings in the maps. Without
+  // being told, the protected page looks like a thread stack's guard and the heap above it like
+  // that stack.
+  const std::string maps =
+      "55d4c3000000-55d4c3010000 rw-p 00000000 00:00 0                          [heap]\n"
+      "55d4c3010000-55d4c3011000 ---p 00000000 00:00 0                          [heap]\n"
+      "55d4c3011000-55d4c3021000 rw-p 00000000 00:00 0                          [heap]\n";
+  std::vector<AddressRange> out(8);
+  size_t count = parse_maps_targets(maps.data(), maps.size(), nullptr, 0, out.data(), out.size());
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(out[0].end, 0x55d4c3010000u);  // what the heuristic takes for a stack is left out
+  auto sampled = [](uint64_t start, uint64_t end) {
+    return start == 0x55d4c3010000u && end == 0x55d4c3011000u;
+  };
+  count = parse_maps_targets(maps.data(), maps.size(), nullptr, 0, out.data(), out.size(), sampled);
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(out[0].start, 0x55d4c3000000u);
+  EXPECT_EQ(out[0].end, 0x55d4c3021000u);
+}

@@ -17,6 +17,7 @@
 using dprof::monitor::AddressRange;
 using dprof::monitor::CoreSettings;
 using dprof::monitor::MonitorCore;
+using dprof::monitor::Region;
 using dprof::monitor::UffdWpBackend;
 
 namespace {
@@ -202,7 +203,7 @@ size_t protected_pages(uint64_t start, uint64_t end) {
 
 }  // namespace
 
-TEST_F(UffdWp, SampledModeWatchesOnePagePerRegionAndLeavesNothingProtected) {
+TEST_F(UffdWp, SampledModeWatchesOnePagePerRegionAndKeepsUnwrittenPagesArmed) {
   backend_.check_accesses(core_->regions(), core_->count());  // the writes made before watching
   core_->count_sample_hits();
   core_->reset_and_split();
@@ -223,7 +224,23 @@ TEST_F(UffdWp, SampledModeWatchesOnePagePerRegionAndLeavesNothingProtected) {
   EXPECT_EQ(core_->regions()[1].nr_accesses, 0u);
   EXPECT_EQ(backend_.last_written_pages(), 1u);
   EXPECT_EQ(backend_.last_write_faults(), 1u);
-  EXPECT_EQ(protected_pages(range_.start, range_.end), 0u);  // no protection outlives its interval
+  // The unwritten pages stay protected into the next interval; the written one is not.
+  size_t count = core_->count();
+  EXPECT_EQ(protected_pages(range_.start, range_.end), count - 1);
+  // Next interval, same pages: only the written one is protected again.
+  backend_.prepare_access_checks(core_->regions(), core_->count());
+  EXPECT_EQ(protected_pages(range_.start, range_.end), count);
+  // A region whose sampled page moves: the old page is released, the new one protected.
+  Region& moved = core_->regions()[1];
+  uint64_t old_page = moved.sampling_address;
+  moved.sampling_address = old_page == moved.start ? moved.start + kPage : moved.start;
+  moved.sample_intervals = 1;
+  backend_.prepare_access_checks(core_->regions(), core_->count());
+  EXPECT_EQ(protected_pages(range_.start, range_.end), count);
+  EXPECT_EQ(protected_pages(old_page, old_page + kPage), 0u);
+  EXPECT_EQ(protected_pages(moved.sampling_address, moved.sampling_address + kPage), 1u);
+  backend_.check_accesses(core_->regions(), core_->count());
+  EXPECT_EQ(backend_.last_written_pages(), 0u);
   // Back to exact mode: every populated page protected again, and written only when written.
   backend_.set_sampled(false);
   EXPECT_EQ(protected_pages(range_.start, range_.end), kPages);

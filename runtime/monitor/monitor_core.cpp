@@ -75,12 +75,25 @@ uint32_t MonitorCore::max_nr_accesses() const {
   return highest;
 }
 
+bool sample_moves(const Region& region, uint64_t page_bytes, uint64_t draw) {
+  // A placeholder, or a page a split or a trimmed target left outside: a new page in any case.
+  bool inside = region.sampling_address >= region.start &&
+                region.sampling_address + page_bytes <= region.end;
+  if (!inside || region.sample_intervals == 0) return true;
+  return draw % kSampleMoveOdds == 0;
+}
+
 void MonitorCore::choose_sampling_addresses() {
   uint64_t page = settings_.min_region_bytes;
   for (size_t i = 0; i < count_; ++i) {
     Region& region = regions_[i];
+    if (!sample_moves(region, page, random_.next())) {
+      ++region.sample_intervals;
+      continue;
+    }
     uint64_t pages = region.size() / page;
     region.sampling_address = region.start + random_.between(0, pages == 0 ? 1 : pages) * page;
+    region.sample_intervals = 1;
   }
 }
 
@@ -115,6 +128,7 @@ bool MonitorCore::set_targets(const AddressRange* ranges, size_t count) {
       kept.end = overlap_end;
       if (kept.sampling_address < kept.start || kept.sampling_address >= kept.end) {
         kept.sampling_address = kept.start;
+        kept.sample_intervals = 0;
       }
       rebuilt[built++] = kept;
       cursor = overlap_end;
@@ -145,7 +159,11 @@ void MonitorCore::split_evenly_to_minimum() {
     regions_[largest + 1] = regions_[largest];
     regions_[largest].end = middle;
     regions_[largest + 1].start = middle;
-    regions_[largest + 1].sampling_address = middle;
+    // The half that holds the sampled page keeps it; the other gets a placeholder.
+    Region& lost = regions_[largest].sampling_address < middle ? regions_[largest + 1]
+                                                               : regions_[largest];
+    lost.sampling_address = lost.start;
+    lost.sample_intervals = 0;
     ++count_;
   }
 }
@@ -243,18 +261,23 @@ void MonitorCore::reset_and_split() {
       left_size = sub;
     }
     uint64_t start = region.start;
-    for (unsigned c = cut_count; c > 0; --c) {
+    // The part that holds the sampled page keeps it (and may keep it armed); the others get a
+    // placeholder.
+    auto add_part = [&](uint64_t part_start, uint64_t part_end) {
       Region part = region;
-      part.start = start;
-      part.end = cuts[c - 1];
-      part.sampling_address = part.start;
+      part.start = part_start;
+      part.end = part_end;
+      if (part.sampling_address < part.start || part.sampling_address >= part.end) {
+        part.sampling_address = part.start;
+        part.sample_intervals = 0;
+      }
       rebuilt[built++] = part;
+    };
+    for (unsigned c = cut_count; c > 0; --c) {
+      add_part(start, cuts[c - 1]);
       start = cuts[c - 1];
     }
-    Region last = region;
-    last.start = start;
-    if (last.sampling_address < last.start) last.sampling_address = last.start;
-    rebuilt[built++] = last;
+    add_part(start, region.end);
   }
   internal_alloc::release(regions_);
   regions_ = rebuilt;

@@ -39,6 +39,17 @@ class Random {
   uint64_t state_;
 };
 
+// A region's sampled page moves to a new random page with odds of one in this many per sampling
+// interval, whatever was seen there; otherwise it stays, and a backend leaves it armed. Since
+// whether it moves never depends on what was seen, the watched page is a uniformly random page
+// of the region at any moment, as in the kernel's DAMON (which moves it every interval), and a
+// region's expected hits are the same; what staying saves is re-arming the page of every region
+// that was not touched (two system calls and a TLB shootdown each), the bulk of the cost.
+constexpr uint64_t kSampleMoveOdds = 4;
+
+// Whether a region's sampled page moves this interval (pure: `draw` is a uniform random number).
+bool sample_moves(const Region& region, uint64_t page_bytes, uint64_t draw);
+
 class MonitorCore {
  public:
   MonitorCore(const CoreSettings& settings, uint64_t seed);
@@ -58,7 +69,8 @@ class MonitorCore {
   // last_nr_accesses, backend counters clear) and splits regions (kernel kdamond_split_regions).
   void reset_and_split();
 
-  // Start of a sampling interval: picks a random page in each region for sampling backends.
+  // Start of a sampling interval: each region keeps its sampled page, or (with odds of one in
+  // kSampleMoveOdds, and always when the page is no longer inside it) moves to a random one.
   void choose_sampling_addresses();
   // End of a sampling interval, after the backends' checks: each region whose sampled page any
   // backend saw accessed counts one access.

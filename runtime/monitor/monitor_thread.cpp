@@ -20,6 +20,7 @@
 #include "../thread_stacks.h"
 #include "../thread_state.h"
 #include "damon_prof/trace_format.h"
+#include "budget_tuner.h"
 #include "monitor_core.h"
 #include "monitor_settings.h"
 #include "mprotect_backend.h"
@@ -32,10 +33,6 @@ namespace {
 
 constexpr size_t kMaxTargets = 4096;
 constexpr size_t kMaxExcluded = 1024;
-constexpr uint64_t kMaxSamplingNs = 2000000000ull;  // stretching stops at 2 s
-// Exact write tracking may stretch its intervals this much before the monitor gives it up for
-// sampling.
-constexpr uint64_t kExactModeStretchLimit = 8;
 // The tuner's cost window is at least this long (a shorter one is mostly noise), and the settings
 // go into the trace at least this often even when unchanged, with the cost measured.
 constexpr uint64_t kShortestCostWindow = 40000000ull;        // 40 ms
@@ -170,7 +167,8 @@ void refresh_targets() {
   size_t excluded = collect_exclusions(g_monitor.excluded);
   bool async_io = false;
   size_t count =
-      discover_targets(g_monitor.excluded, excluded, g_monitor.targets, kMaxTargets, &async_io);
+      discover_targets(g_monitor.excluded, excluded, g_monitor.targets, kMaxTargets, &async_io,
+                       g_monitor.reads != nullptr ? page_guard::sampler_may_protect : nullptr);
   g_monitor.core->set_targets(g_monitor.targets, count);
   if (g_monitor.uffd != nullptr) g_monitor.uffd->update_targets(g_monitor.targets, count);
   if (async_io && g_monitor.reads != nullptr) page_guard::disable(page_guard::kAsyncIoReason);
@@ -264,115 +262,54 @@ uint32_t target_ppm() {
   return g_monitor.settings.overhead_budget_ppm / 10 * 8;
 }
 
-// Cost falls about in proportion to the interval: stretches it by the overshoot of `cost_ppm`
-// over `budget` (at most 8x at a time, in powers of two so that the way back halves exactly, and
-// never past kMaxSamplingNs). Returns whether it did.
-bool stretch_intervals(uint64_t cost_ppm, uint64_t budget) {
-  if (2 * g_monitor.sampling_ns > kMaxSamplingNs) return false;
-  uint64_t factor = 2;
-  while (factor < 8 && cost_ppm > budget * factor &&
-         2 * factor * g_monitor.sampling_ns <= kMaxSamplingNs) {
-    factor *= 2;
-  }
-  g_monitor.sampling_ns *= factor;
-  g_monitor.aggregation_ns *= factor;
-  return true;
+TunerLimits tuner_limits() {
+  const MonitorSettings& settings = g_monitor.settings;
+  return {settings.sampling_ns, settings.aggregation_ns, settings.min_regions,
+          settings.max_regions, target_ppm()};
 }
 
-// Sampled mode's regions and intervals, predicted from what checking one region costs (one
-// protected page, its fault, its release: measured at start), so that sampling starts within the
-// budget rather than finding it over several windows at many times the budget: as many regions
-// as the budget affords at the configured intervals, but at least twice the minimum, with the
-// intervals stretched as far as those need.
-void choose_sampled_settings() {
-  const MonitorSettings& settings = g_monitor.settings;
-  // Twice the measured round trip: the releases of untouched pages, the write-protection of the
-  // regions read sampling cannot watch and the interval's fixed work (measured: 2-3 times).
-  uint64_t per_region_ns = 2 * (g_monitor.read_fault_cost_ns != 0 ? g_monitor.read_fault_cost_ns
-                                                                  : 2 * g_monitor.fault_cost_ns);
-  if (per_region_ns == 0) per_region_ns = 1;
-  uint64_t target = target_ppm();
-  uint64_t affordable = target * settings.sampling_ns / (per_region_ns * 1000000ull);
-  uint64_t floor = 2ull * settings.min_regions;
-  uint64_t regions = affordable < floor ? floor : affordable;
-  if (regions > settings.max_regions) regions = settings.max_regions;
+// What checking one region costs per sampling interval in sampled mode, predicted from what was
+// measured at start: a page protected, its fault, and its protection again (a region touched in
+// every interval; an untouched page stays armed and costs nothing), or two uffd-wp faults where
+// reads cannot be sampled.
+uint64_t region_cost_ns() {
+  uint64_t cost = g_monitor.read_fault_cost_ns != 0 ? 2 * g_monitor.read_fault_cost_ns
+                                                    : 4 * g_monitor.fault_cost_ns;
+  return cost == 0 ? 1 : cost;
+}
+
+void apply(const TunedSettings& settings) {
   g_monitor.sampling_ns = settings.sampling_ns;
   g_monitor.aggregation_ns = settings.aggregation_ns;
-  while (regions * per_region_ns * 1000000ull / g_monitor.sampling_ns > target &&
-         2 * g_monitor.sampling_ns <= kMaxSamplingNs) {
-    g_monitor.sampling_ns *= 2;
-    g_monitor.aggregation_ns *= 2;
-  }
-  g_monitor.max_regions = static_cast<uint32_t>(regions);
-  g_monitor.core->set_region_limits(settings.min_regions, g_monitor.max_regions);
+  g_monitor.max_regions = settings.max_regions;
+  g_monitor.core->set_region_limits(g_monitor.settings.min_regions, g_monitor.max_regions);
 }
 
-// Keeps the monitor's cost (its CPU time plus the write faults it causes) within the budget:
-// stretch the intervals when over, shrink them back towards the configured ones when well under.
-// Returns whether anything changed.
+// Sampled mode from now on, with settings predicted to fit the budget.
+void start_sampling_writes(const char* reason) {
+  g_monitor.uffd->set_sampled(true);
+  apply(sampled_start(tuner_limits(), region_cost_ns()));
+  g_monitor.reason = reason;
+}
+
+// Keeps the monitor's cost (its CPU time plus the faults it causes) within the budget
+// (budget_tuner.h decides). Returns whether anything changed.
 bool tune(uint64_t cpu_ns, uint64_t write_faults, uint64_t read_faults, uint64_t wall_ns) {
   if (wall_ns == 0) return false;
   g_monitor.measured_ppm = cost_ppm(cpu_ns, write_faults, read_faults, wall_ns);
-  uint32_t budget = target_ppm();
-  bool changed = false;
-  // What exact tracking would cost with its intervals stretched as far as they may go. A page
-  // written every interval faults once per interval, so its cost falls in proportion; a page
-  // written once in a while costs its fault whatever the interval. Reckoned as falling with the
-  // square root of the stretch: in proportion, sqlite's exact tracking at 10% of a CPU looked
-  // worth stretching 8 times, and still cost 10% at 80 ms (its write set grows all the time).
-  uint64_t stretch_limit_ns = kExactModeStretchLimit * g_monitor.settings.sampling_ns;
-  uint64_t cost_at_stretch_limit = g_monitor.measured_ppm;
-  for (uint64_t interval = g_monitor.sampling_ns; interval < stretch_limit_ns; interval *= 2) {
-    cost_at_stretch_limit = cost_at_stretch_limit * 707 / 1000;  // 1/sqrt(2) per doubling
-  }
-  // The regions sampling would cut from: those there are (max_regions may be far above them).
-  uint32_t regions_now = g_monitor.core->count() < g_monitor.max_regions
-                             ? static_cast<uint32_t>(g_monitor.core->count())
-                             : g_monitor.max_regions;
-  uint32_t regions_floor = 2 * g_monitor.settings.min_regions;
-  if (g_monitor.measured_ppm > budget && uffd_exact() && cost_at_stretch_limit > budget) {
-    // Exact tracking would stay over budget even with intervals stretched to the limit: the
-    // program writes too much memory too often. Sample one page per region instead, whose cost
-    // does not grow with memory, at once (stretching step by step first cost a busy program
-    // several windows at many times the budget), with settings predicted to fit the budget.
+  size_t regions = g_monitor.core->count();
+  CostMeasurement cost{g_monitor.measured_ppm,
+                       regions > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(regions),
+                       uffd_exact()};
+  TunedSettings now{g_monitor.sampling_ns, g_monitor.aggregation_ns, g_monitor.max_regions};
+  TunerDecision decision = decide(tuner_limits(), now, cost, region_cost_ns());
+  if (!decision.changed) return false;
+  if (decision.to_sampled) {
     g_monitor.uffd->set_sampled(true);
-    choose_sampled_settings();
     g_monitor.reason = "sampling one page per region: exact write tracking stayed over the budget";
-    changed = true;
-  } else if (g_monitor.measured_ppm > budget && !uffd_exact() && regions_now > regions_floor) {
-    // Sampling costs a few system calls per region (and, for reads, a fault each time a sampled
-    // page is touched), each a TLB shootdown while the program runs on other CPUs: fewer regions
-    // first, in proportion to the overshoot (at least halved), from the regions there are (a
-    // limit far above them changed nothing). What the cut cannot take off (at least twice the
-    // minimum regions are kept) comes off the intervals in the same step: one window more at
-    // many times the budget costs a short program more than the coarser intervals do.
-    uint64_t proportional = static_cast<uint64_t>(regions_now) * budget * 4 /
-                            (static_cast<uint64_t>(g_monitor.measured_ppm) * 5);
-    uint32_t halved = regions_now / 2;
-    uint32_t next = proportional < halved ? static_cast<uint32_t>(proportional) : halved;
-    g_monitor.max_regions = next < regions_floor ? regions_floor : next;
-    g_monitor.core->set_region_limits(g_monitor.settings.min_regions, g_monitor.max_regions);
-    uint64_t left =
-        static_cast<uint64_t>(g_monitor.measured_ppm) * g_monitor.max_regions / regions_now;
-    if (left > budget) stretch_intervals(left, budget);
-    changed = true;
-  } else if (g_monitor.measured_ppm > budget) {
-    changed = stretch_intervals(g_monitor.measured_ppm, budget);
-  } else if (g_monitor.measured_ppm < budget / 4) {
-    // Well within budget: give back what was taken, intervals first.
-    if (g_monitor.sampling_ns > g_monitor.settings.sampling_ns) {
-      g_monitor.sampling_ns /= 2;
-      g_monitor.aggregation_ns /= 2;
-      changed = true;
-    } else if (g_monitor.max_regions < g_monitor.settings.max_regions) {
-      g_monitor.max_regions = g_monitor.max_regions * 2 > g_monitor.settings.max_regions
-                                  ? g_monitor.settings.max_regions
-                                  : g_monitor.max_regions * 2;
-      g_monitor.core->set_region_limits(g_monitor.settings.min_regions, g_monitor.max_regions);
-      changed = true;
-    }
   }
-  return changed;
+  apply(decision.next);
+  return true;
 }
 
 void* monitor_main(void*) {
@@ -390,9 +327,7 @@ void* monitor_main(void*) {
   if (g_monitor.uffd != nullptr && g_monitor.core->total_bytes() > kExactModeLargestStart) {
     // Exact write tracking walks and re-protects all of it every sampling interval: with this
     // much memory the first intervals alone would cost far more than the budget.
-    g_monitor.uffd->set_sampled(true);
-    choose_sampled_settings();
-    g_monitor.reason = "sampling one page per region: too much memory for exact write tracking";
+    start_sampling_writes("sampling one page per region: too much memory for exact write tracking");
     write_settings_record();
   }
   uint64_t now = sys::monotonic_ns();
@@ -420,7 +355,8 @@ void* monitor_main(void*) {
       write_faults += g_monitor.uffd->last_write_faults();
     }
     if (g_monitor.reads != nullptr) {
-      // Always, even when stopping: no page stays protected past its interval.
+      // Always, even when stopping: the last interval's accesses are counted. (Untouched pages
+      // stay armed; disarm() restores them when the monitor stops.)
       g_monitor.reads->check_accesses(core.regions(), core.count());
       read_faults += g_monitor.reads->last_faults();
       write_access_samples();

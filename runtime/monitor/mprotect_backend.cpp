@@ -33,16 +33,43 @@ bool pin_existing_memory(const AddressRange* runtime_memory, size_t runtime_rang
 
 }  // namespace
 
+constexpr size_t kNoEntry = SIZE_MAX;
+
 MprotectBackend::~MprotectBackend() {
   disarm();
   internal_alloc::release(results_);
+  internal_alloc::release(armed_);
+  internal_alloc::release(next_armed_);
+  internal_alloc::release(rearm_page_);
+  internal_alloc::release(kept_entry_);
+}
+
+bool MprotectBackend::reserve_scratch(size_t regions) {
+  if (regions <= scratch_capacity_) return true;
+  auto* rearm = static_cast<uint64_t*>(internal_alloc::allocate(regions * sizeof(uint64_t)));
+  auto* kept = static_cast<size_t*>(internal_alloc::allocate(regions * sizeof(size_t)));
+  if (rearm == nullptr || kept == nullptr) {
+    internal_alloc::release(rearm);
+    internal_alloc::release(kept);
+    return false;
+  }
+  internal_alloc::release(rearm_page_);
+  internal_alloc::release(kept_entry_);
+  rearm_page_ = rearm;
+  kept_entry_ = kept;
+  scratch_capacity_ = regions;
+  return true;
 }
 
 bool MprotectBackend::open(const AddressRange* runtime_memory, size_t runtime_ranges,
                            const char** reason) {
   results_ = static_cast<page_guard::SampledPage*>(
       internal_alloc::allocate(page_guard::kMaxSampledPages * sizeof(page_guard::SampledPage)));
-  if (results_ == nullptr) {
+  armed_ = static_cast<ArmedPage*>(
+      internal_alloc::allocate(page_guard::kMaxSampledPages * sizeof(ArmedPage)));
+  next_armed_ = static_cast<ArmedPage*>(
+      internal_alloc::allocate(page_guard::kMaxSampledPages * sizeof(ArmedPage)));
+  if (results_ == nullptr || armed_ == nullptr || next_armed_ == nullptr) {
     *reason = "out of memory";
     return false;
   }
@@ -88,27 +115,72 @@ uint64_t MprotectBackend::pick_page(const Region& region) const {
 
 void MprotectBackend::prepare_access_checks(Region* regions, size_t count) {
   if (!open_) return;
-  page_guard::begin_sampling();
+  if (!reserve_scratch(count)) {
+    // No room to match pages to regions: nothing is sampled this interval.
+    for (size_t i = 0; i < armed_count_; ++i) page_guard::disarm(armed_[i].slot);
+    armed_count_ = 0;
+    for (size_t i = 0; i < count; ++i) regions[i].read_sampled = 0;
+    return;
+  }
+  // First every page no region keeps armed is released (before anything is armed: a page is
+  // in one slot at a time). Regions and armed pages are both in address order.
+  size_t entry = 0;
   for (size_t i = 0; i < count; ++i) {
-    regions[i].read_sampled = 0;
-    if (write_silence_ && regions[i].written_recently != 0) continue;
-    uint64_t page = pick_page(regions[i]);
-    if (page != 0 && page_guard::protect(page, static_cast<uint32_t>(i))) {
-      regions[i].read_sampled = 1;
+    Region& region = regions[i];
+    region.read_sampled = 0;
+    rearm_page_[i] = 0;
+    kept_entry_[i] = kNoEntry;
+    bool wanted = !(write_silence_ && region.written_recently != 0);
+    while (entry < armed_count_ && armed_[entry].sampling_address < region.sampling_address) {
+      page_guard::disarm(armed_[entry++].slot);
+    }
+    if (entry < armed_count_ && armed_[entry].sampling_address == region.sampling_address) {
+      const ArmedPage& same = armed_[entry++];
+      if (wanted && same.still_protected) {
+        kept_entry_[i] = entry - 1;
+        continue;
+      }
+      page_guard::disarm(same.slot);  // touched (or given back): free its slot
+      if (wanted) rearm_page_[i] = same.page;
     }
   }
+  while (entry < armed_count_) page_guard::disarm(armed_[entry++].slot);
+  // Then each region gets its page: the one it keeps, the same one armed again after a touch,
+  // or a new one near its new sampling address.
+  size_t next = 0;
+  for (size_t i = 0; i < count; ++i) {
+    Region& region = regions[i];
+    if (kept_entry_[i] != kNoEntry) {
+      next_armed_[next] = armed_[kept_entry_[i]];
+      next_armed_[next++].region = static_cast<uint32_t>(i);
+      region.read_sampled = 1;
+      continue;
+    }
+    if (write_silence_ && region.written_recently != 0) continue;
+    uint64_t page = rearm_page_[i] != 0 && page_guard::eligible(rearm_page_[i]) ? rearm_page_[i]
+                                                                               : pick_page(region);
+    if (page == 0) continue;
+    uint32_t slot = page_guard::arm(page, static_cast<uint32_t>(i));
+    if (slot == page_guard::kNoSlot) continue;
+    next_armed_[next++] = {region.sampling_address, page, slot, static_cast<uint32_t>(i), true};
+    region.read_sampled = 1;
+  }
+  ArmedPage* swap = armed_;
+  armed_ = next_armed_;
+  next_armed_ = swap;
+  armed_count_ = next;
 }
 
 void MprotectBackend::check_accesses(Region* regions, size_t count) {
   last_faults_ = 0;
   result_count_ = 0;
   if (!open_) return;
-  size_t found = page_guard::end_sampling(results_, page_guard::kMaxSampledPages);
-  size_t touched = 0;
-  for (size_t i = 0; i < found; ++i) {
-    const page_guard::SampledPage& sample = results_[i];
-    if (sample.region >= count) continue;
-    Region& region = regions[sample.region];
+  for (size_t i = 0; i < armed_count_; ++i) {
+    ArmedPage& armed = armed_[i];
+    page_guard::SampledPage sample;
+    armed.still_protected = page_guard::inspect(armed.slot, &sample);
+    if (armed.still_protected || armed.region >= count) continue;
+    Region& region = regions[armed.region];
     uint32_t outcome = sample.outcome;
     if ((outcome & (page_guard::kOutcomeRead | page_guard::kOutcomeWrite |
                     page_guard::kOutcomeKernel)) == 0) {
@@ -122,15 +194,16 @@ void MprotectBackend::check_accesses(Region* regions, size_t count) {
     }
     if ((outcome & (page_guard::kOutcomeRead | page_guard::kOutcomeWrite)) != 0) {
       ++last_faults_;
-      results_[touched++] = sample;  // kept for the access-site records
+      sample.region = armed.region;
+      results_[result_count_++] = sample;  // kept for the access-site records
     }
   }
-  result_count_ = touched;
 }
 
 void MprotectBackend::disarm() {
   if (!open_) return;
   open_ = false;
+  armed_count_ = 0;
   page_guard::disable(nullptr);  // monitoring ends: no reason to report
 }
 

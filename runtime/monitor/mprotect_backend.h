@@ -1,7 +1,8 @@
 // Read (and write) sampling the way the kernel's DAMON samples: one page per region is made
-// inaccessible for a sampling interval; the first touch faults, the SIGSEGV handler
-// (segv_dispatch.h) restores access and notes the faulting instruction. Only pages that
-// page_guard.h says are safe are ever protected; see there for the safety contract.
+// inaccessible; the first touch faults, the SIGSEGV handler (segv_dispatch.h) restores access and
+// notes the faulting instruction. A page nothing touched stays armed into the next interval while
+// its region keeps it (monitor_core.h, kSampleMoveOdds), so an idle region costs no system call.
+// Only pages that page_guard.h says are safe are ever protected; see there for the contract.
 #pragma once
 
 #include <stddef.h>
@@ -44,6 +45,23 @@ class MprotectBackend final : public AccessBackend {
 
  private:
   uint64_t pick_page(const Region& region) const;
+  bool reserve_scratch(size_t regions);
+
+  // A region's sampled page, in region (so address) order.
+  struct ArmedPage {
+    uint64_t sampling_address;  // the region's, when it was armed
+    uint64_t page;              // the page protected (the eligible one nearest to it)
+    uint32_t slot;
+    uint32_t region;        // its index in the current interval
+    bool still_protected;   // nothing touched it in the last interval
+  };
+  ArmedPage* armed_ = nullptr;
+  ArmedPage* next_armed_ = nullptr;
+  size_t armed_count_ = 0;
+  // Per region, while preparing: the page to arm again, or the armed page it keeps.
+  uint64_t* rearm_page_ = nullptr;
+  size_t* kept_entry_ = nullptr;
+  size_t scratch_capacity_ = 0;
 
   page_guard::SampledPage* results_ = nullptr;
   size_t result_count_ = 0;

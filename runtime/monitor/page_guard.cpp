@@ -29,8 +29,9 @@ std::atomic<uint32_t> g_pauses{0};
 std::atomic<bool> g_disabled{false};
 std::atomic<const char*> g_disabled_reason{nullptr};
 
-// The pages sampled in the current interval. Slots are filled by the sampler before it protects
-// their page; whoever restores a page's access writes the outcome into its slot first.
+// The sampled pages. Slots are filled by the sampler before it protects their page; whoever
+// restores a page's access writes the outcome into its slot first. Only the sampler takes and
+// frees slots; slots below g_slot_count with page 0 are free (listed in g_free_slots).
 struct Slot {
   std::atomic<uint64_t> page{0};
   uint32_t region = 0;
@@ -44,6 +45,8 @@ struct Slot {
 };
 Slot* g_slots = nullptr;
 std::atomic<uint32_t> g_slot_count{0};
+uint32_t* g_free_slots = nullptr;  // the sampler's alone
+uint32_t g_free_count = 0;
 
 // Faults that found their page already accessible (restored between the fault and the handler)
 // are retried; repeated faults at one address with nothing of ours in the way are the program's.
@@ -175,7 +178,9 @@ bool enable() {
     g_top = static_cast<std::atomic<Word*>*>(
         sys::map_anonymous(kTopEntries * sizeof(std::atomic<Word*>), MAP_NORESERVE));
     g_slots = static_cast<Slot*>(internal_alloc::allocate_zeroed(kMaxSampledPages, sizeof(Slot)));
-    if (g_top == nullptr || g_slots == nullptr) return false;
+    g_free_slots = static_cast<uint32_t*>(
+        internal_alloc::allocate_zeroed(kMaxSampledPages, sizeof(uint32_t)));
+    if (g_top == nullptr || g_slots == nullptr || g_free_slots == nullptr) return false;
   }
   detail::g_enabled.store(true, std::memory_order_seq_cst);
   return true;
@@ -283,7 +288,8 @@ void pause_begin() {
   if (g_slots == nullptr) return;
   uint32_t count = g_slot_count.load(std::memory_order_seq_cst);
   for (uint32_t i = 0; i < count && i < kMaxSampledPages; ++i) {
-    uint64_t page = g_slots[i].page.load(std::memory_order_acquire);
+    // seq_cst: ordered with arm()'s publication of a reused slot (see there).
+    uint64_t page = g_slots[i].page.load(std::memory_order_seq_cst);
     if (page == 0) continue;
     if (Word* word = word_for(page, false)) make_accessible(word, page, kOutcomeDropped);
   }
@@ -357,21 +363,38 @@ bool eligible(uint64_t page) {
   return safe_to_protect(value) && state_of(value) == kIdle;
 }
 
-void begin_sampling() {
-  g_slot_count.store(0, std::memory_order_seq_cst);
+namespace {
+// A slot whose page is accessible again (its outcome final).
+void copy_out(const Slot& slot, uint64_t page, SampledPage* out) {
+  out->page = page;
+  out->region = slot.region;
+  out->outcome = slot.outcome.load(std::memory_order_acquire);
+  out->pc = slot.pc;
+  out->address = slot.address;
+  out->fault_ns = slot.fault_ns;
+  out->tid = slot.tid;
+  out->code_length = slot.code_length;
+  for (uint8_t b = 0; b < slot.code_length && b < sizeof(out->code); ++b) {
+    out->code[b] = slot.code[b];
+  }
 }
+}  // namespace
 
-bool protect(uint64_t page, uint32_t region) {
-  if (g_slots == nullptr || g_disabled.load(std::memory_order_relaxed)) return false;
-  uint32_t index = g_slot_count.load(std::memory_order_relaxed);
-  if (index >= kMaxSampledPages || may_hold_arena_header(page)) return false;
+uint32_t arm(uint64_t page, uint32_t region) {
+  if (g_slots == nullptr || g_disabled.load(std::memory_order_relaxed)) return kNoSlot;
+  if (may_hold_arena_header(page)) return kNoSlot;
   Word* word = word_for(page, false);
-  if (word == nullptr) return false;
+  if (word == nullptr) return kNoSlot;
   uint64_t value = word->load(std::memory_order_acquire);
-  if (!safe_to_protect(value) || state_of(value) != kIdle) return false;
-  // Publish the slot before the state change (pause_begin finds pages through the slots).
+  if (!safe_to_protect(value) || state_of(value) != kIdle) return kNoSlot;
+  bool reused = g_free_count > 0;
+  uint32_t index = reused ? g_free_slots[g_free_count - 1]
+                          : g_slot_count.load(std::memory_order_relaxed);
+  if (index >= kMaxSampledPages) return kNoSlot;
+  // Publish the slot before the state change (pause_begin finds pages through the slots): a
+  // reused slot by its page, a new one by the count too, both seq_cst, so that either the pause
+  // sees the slot or this sees the pause.
   Slot& slot = g_slots[index];
-  slot.page.store(page, std::memory_order_relaxed);
   slot.region = region;
   slot.outcome.store(0, std::memory_order_relaxed);
   slot.pc = 0;
@@ -379,13 +402,17 @@ bool protect(uint64_t page, uint32_t region) {
   slot.fault_ns = 0;
   slot.tid = 0;
   slot.code_length = 0;
-  g_slot_count.store(index + 1, std::memory_order_seq_cst);
-  // Undoes the publication when the page could not be protected, so that the interval's
-  // results only hold pages that really were.
+  slot.page.store(page, std::memory_order_seq_cst);
+  if (reused) {
+    --g_free_count;
+  } else {
+    g_slot_count.store(index + 1, std::memory_order_seq_cst);
+  }
+  // Undoes the publication when the page could not be protected: a free slot holds no page.
   auto give_up = [&] {
-    slot.page.store(0, std::memory_order_relaxed);
-    g_slot_count.store(index, std::memory_order_seq_cst);
-    return false;
+    slot.page.store(0, std::memory_order_seq_cst);
+    g_free_slots[g_free_count++] = index;
+    return kNoSlot;
   };
   if (!word->compare_exchange_strong(value, with_state(value, kProtecting),
                                      std::memory_order_seq_cst)) {
@@ -404,7 +431,7 @@ bool protect(uint64_t page, uint32_t region) {
     if (safe_to_protect(value) && g_pauses.load(std::memory_order_seq_cst) == 0) {
       if (word->compare_exchange_weak(value, with_state(value, kProtected),
                                       std::memory_order_seq_cst)) {
-        return true;
+        return index;
       }
       continue;
     }
@@ -415,30 +442,83 @@ bool protect(uint64_t page, uint32_t region) {
   }
 }
 
+bool inspect(uint32_t index, SampledPage* out) {
+  *out = SampledPage{};
+  if (g_slots == nullptr || index >= g_slot_count.load(std::memory_order_relaxed)) return false;
+  Slot& slot = g_slots[index];
+  uint64_t page = slot.page.load(std::memory_order_relaxed);
+  Word* word = page == 0 ? nullptr : word_for(page, false);
+  if (word == nullptr) return false;
+  // A release in progress (a fault, a taint, a free) writes the outcome before it ends: wait it
+  // out, so that the slot is read whole. Only this thread protects, so PROTECTING is not seen.
+  bool armed = false;
+  unsigned spins = 0;
+  for (;;) {
+    uint32_t state = state_of(word->load(std::memory_order_acquire));
+    if (state == kProtected) {
+      armed = true;
+      break;
+    }
+    if (state == kIdle) break;
+    relax(spins);
+  }
+  if (armed) {
+    // It may be touched any moment from now: that is the next interval's.
+    out->page = page;
+    out->region = slot.region;
+    return true;
+  }
+  copy_out(slot, page, out);
+  return false;
+}
+
+void disarm(uint32_t index) {
+  if (g_slots == nullptr || index >= g_slot_count.load(std::memory_order_relaxed)) return;
+  Slot& slot = g_slots[index];
+  uint64_t page = slot.page.load(std::memory_order_relaxed);
+  if (page == 0) return;
+  if (Word* word = word_for(page, false)) make_accessible(word, page, 0);
+  // After make_accessible no release of this page is under way: nobody writes the slot now.
+  slot.page.store(0, std::memory_order_seq_cst);
+  g_free_slots[g_free_count++] = index;
+}
+
+void disarm_all() {
+  // From the top, so that the free slots are taken again lowest first.
+  for (uint32_t i = g_slot_count.load(std::memory_order_relaxed); i > 0; --i) disarm(i - 1);
+}
+
+bool sampler_may_protect(uint64_t start, uint64_t end) {
+  if (end <= start) return false;
+  for (uint64_t page = page_down(start); page < end; page += kPageSize) {
+    Word* word = word_for(page, false);
+    if (word == nullptr) return false;
+    uint64_t value = word->load(std::memory_order_relaxed);
+    if ((value & kPinned) != 0) return false;
+    if ((value & kBlockMask) == 0 && state_of(value) == kIdle) return false;
+  }
+  return true;
+}
+
+void begin_sampling() {
+  disarm_all();
+}
+
+bool protect(uint64_t page, uint32_t region) {
+  return arm(page, region) != kNoSlot;
+}
+
 size_t end_sampling(SampledPage* out, size_t capacity) {
   uint32_t count = g_slot_count.load(std::memory_order_acquire);
   size_t written = 0;
   for (uint32_t i = 0; i < count; ++i) {
-    Slot& slot = g_slots[i];
-    uint64_t page = slot.page.load(std::memory_order_relaxed);
+    uint64_t page = g_slots[i].page.load(std::memory_order_relaxed);
     Word* word = page == 0 ? nullptr : word_for(page, false);
     if (word == nullptr) continue;
-    make_accessible(word, page, 0);
-    if (written < capacity) {
-      SampledPage& result = out[written++];
-      result.page = page;
-      result.region = slot.region;
-      result.outcome = slot.outcome.load(std::memory_order_acquire);
-      result.pc = slot.pc;
-      result.address = slot.address;
-      result.fault_ns = slot.fault_ns;
-      result.tid = slot.tid;
-      result.code_length = slot.code_length;
-      for (uint8_t b = 0; b < slot.code_length && b < sizeof(result.code); ++b) {
-        result.code[b] = slot.code[b];
-      }
-    }
+    make_accessible(word, page, 0);  // the outcome is final from here
+    if (written < capacity) copy_out(g_slots[i], page, &out[written++]);
   }
+  disarm_all();
   return written;
 }
 
@@ -449,8 +529,10 @@ void reset_after_fork() {
   for (uint32_t i = 0; i < count && g_slots != nullptr; ++i) {
     uint64_t page = g_slots[i].page.load();
     if (Word* word = page == 0 ? nullptr : word_for(page, false)) clear_state(word);
+    g_slots[i].page.store(0);
   }
   g_slot_count.store(0);
+  g_free_count = 0;
   g_pauses.store(g_disabled.load() ? 1 : 0);
 }
 

@@ -112,15 +112,33 @@ struct SampledPage {
 
 // True if `page` may be protected now (covered, not pinned, not tainted, not protected).
 bool eligible(uint64_t page);
-// Starts a sampling interval: forgets the last one's pages.
-void begin_sampling();
-// Protects `page` for `region`; false if it is not eligible or a race made it unsafe.
-bool protect(uint64_t page, uint32_t region);
-// Ends the interval: restores access to every page still protected and copies out what happened
-// to each (`out` holds at least the number of protect() successes). Returns how many.
-size_t end_sampling(SampledPage* out, size_t capacity);
-// The sampled pages of the current interval (at most this many at once).
+// True if every page of [start, end) is the program's memory that the sampler protects or may
+// protect (it holds counted blocks and is not pinned, or is protected now): what an inaccessible
+// mapping there in /proc/self/maps means is a sampled page, not the program's own PROT_NONE.
+bool sampler_may_protect(uint64_t start, uint64_t end);
+
+// A sampled page lives in a slot from arm() to disarm(), over as many sampling intervals as the
+// sampler likes: a page the program does not touch stays protected and costs nothing more.
+constexpr uint32_t kNoSlot = UINT32_MAX;
+// Protects `page` (for `region`) in a free slot; kNoSlot if it is not eligible, no slot is free,
+// or a race made it unsafe.
+uint32_t arm(uint64_t page, uint32_t region);
+// What happened to the slot's page since it was armed, into `out`. Returns true while the page is
+// still protected: nothing touched it, and it stays armed (its outcome is 0).
+bool inspect(uint32_t slot, SampledPage* out);
+// Restores access to the slot's page if it is still protected, and frees the slot.
+void disarm(uint32_t slot);
+// Disarms every slot.
+void disarm_all();
+// The sampled pages at once (at most this many slots).
 constexpr size_t kMaxSampledPages = 8192;
+
+// One interval's worth, for measurements and tests: begin_sampling() disarms everything,
+// protect() arms a page, end_sampling() disarms every slot and copies out what happened to each
+// (`out` holds at least the number of protect() successes). Returns how many.
+void begin_sampling();
+bool protect(uint64_t page, uint32_t region);
+size_t end_sampling(SampledPage* out, size_t capacity);
 
 // --- Process lifecycle ---------------------------------------------------------------------------
 // In a fork child: the parent's sampler does not exist here; clear its states and pauses.

@@ -16,6 +16,9 @@ struct Region {
   uint64_t end;
   // The page a sampling backend watches during the current sampling interval.
   uint64_t sampling_address;
+  // For how many sampling intervals (this one included) sampling_address has been the region's;
+  // 0 while it is only a placeholder (a new region, or the part of a split that lost it).
+  uint32_t sample_intervals;
   // Sampling intervals of the current aggregation interval in which an access was seen.
   uint32_t nr_accesses;
   uint32_t last_nr_accesses;
@@ -36,6 +39,9 @@ struct Region {
   uint32_t read_sampled;
 
   uint64_t size() const { return end - start; }
+  // The sampled page is the one of the interval before: a backend may leave it armed (an
+  // untouched page stays protected; only a touched one is protected again).
+  bool sample_kept() const { return sample_intervals > 1; }
 };
 
 }  // namespace dprof::monitor

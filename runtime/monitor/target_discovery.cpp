@@ -95,7 +95,8 @@ void append_without(AddressRange* out, size_t capacity, size_t* count, uint64_t 
 }  // namespace
 
 size_t parse_maps_targets(const char* text, size_t length, const AddressRange* excluded,
-                          size_t excluded_count, AddressRange* out, size_t capacity) {
+                          size_t excluded_count, AddressRange* out, size_t capacity,
+                          SampledPagesTest sampled) {
   size_t count = 0;
   const char* cursor = text;
   const char* end = text + length;
@@ -106,6 +107,10 @@ size_t parse_maps_targets(const char* text, size_t length, const AddressRange* e
     if (line_end == nullptr) line_end = end;
     MapsLine line{};
     if (parse_line(cursor, line_end, &line)) {
+      if (sampled != nullptr && line.anonymous && memcmp(line.permissions, "---p", 4) == 0 &&
+          sampled(line.start, line.end)) {
+        memcpy(line.permissions, "rw-p", 4);
+      }
       bool writable_private =
           line.permissions[0] == 'r' && line.permissions[1] == 'w' && line.permissions[3] == 'p';
       bool below_is_guard = have_previous && previous.end == line.start && previous.anonymous &&
@@ -128,7 +133,7 @@ bool maps_show_async_io(const char* text, size_t length) {
 }
 
 size_t discover_targets(const AddressRange* excluded, size_t excluded_count, AddressRange* out,
-                        size_t capacity, bool* async_io) {
+                        size_t capacity, bool* async_io, SampledPagesTest sampled) {
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   size_t buffer_capacity = 64 * 1024;
@@ -148,7 +153,8 @@ size_t discover_targets(const AddressRange* excluded, size_t excluded_count, Add
   close(fd);
   size_t count = buffer == nullptr
                      ? 0
-                     : parse_maps_targets(buffer, used, excluded, excluded_count, out, capacity);
+                     : parse_maps_targets(buffer, used, excluded, excluded_count, out, capacity,
+                                             sampled);
   if (async_io != nullptr && buffer != nullptr) *async_io = maps_show_async_io(buffer, used);
   internal_alloc::release(buffer);
   return count;

@@ -25,6 +25,33 @@ UffdWpBackend::~UffdWpBackend() {
   internal_alloc::release(registered_);
   internal_alloc::release(spans_);
   internal_alloc::release(pending_);
+  internal_alloc::release(watched_);
+  internal_alloc::release(next_watched_);
+}
+
+bool UffdWpBackend::reserve_watched(size_t count) {
+  if (count <= watched_capacity_) return true;
+  auto* grown = static_cast<WatchedPage*>(internal_alloc::allocate(count * sizeof(WatchedPage)));
+  auto* next = static_cast<WatchedPage*>(internal_alloc::allocate(count * sizeof(WatchedPage)));
+  if (grown == nullptr || next == nullptr) {
+    internal_alloc::release(grown);
+    internal_alloc::release(next);
+    return false;
+  }
+  for (size_t i = 0; i < watched_count_; ++i) grown[i] = watched_[i];
+  internal_alloc::release(watched_);
+  internal_alloc::release(next_watched_);
+  watched_ = grown;
+  next_watched_ = next;
+  watched_capacity_ = count;
+  return true;
+}
+
+void UffdWpBackend::forget_watched_pages() {
+  for (size_t i = 0; i < watched_count_; ++i) {
+    if (watched_[i].still_protected) protect(watched_[i].address, kPage, false);
+  }
+  watched_count_ = 0;
 }
 
 bool UffdWpBackend::open(const char** reason) {
@@ -112,6 +139,7 @@ void UffdWpBackend::remember_populated(const AddressRange& range) {
 void UffdWpBackend::set_sampled(bool sampled) {
   if (sampled == sampled_) return;
   sampled_ = sampled;
+  watched_count_ = 0;  // exact mode protects (sampled mode then releases) every page anyway
   if (sampled) {
     // Leaving exact mode: nothing stays protected.
     for (size_t i = 0; i < registered_count_; ++i) {
@@ -129,25 +157,52 @@ void UffdWpBackend::set_sampled(bool sampled) {
 
 void UffdWpBackend::prepare_access_checks(Region* regions, size_t count) {
   if (!sampled_ || uffd_ < 0) return;
-  for (size_t i = 0; i < count; ++i) {
-    // A region whose page the mprotect backend watches needs no second watcher: its fault says
-    // whether the access wrote. (Each protection costs a TLB shootdown, and each check a system
-    // call: on a virtual machine, tens of microseconds per region per interval.)
-    if (regions[i].read_sampled == 0) protect(regions[i].sampling_address, kPage, true);
+  if (!reserve_watched(count)) {
+    forget_watched_pages();
+    return;
   }
+  // Regions and watched pages are both in address order: walk them together. A region whose
+  // page the mprotect backend watches needs no second watcher: its fault says whether the access
+  // wrote. (Each protection costs a TLB shootdown: on a virtual machine, tens of microseconds.)
+  size_t entry = 0;
+  size_t next = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const Region& region = regions[i];
+    bool kept = false;
+    while (entry < watched_count_ && watched_[entry].address <= region.sampling_address) {
+      const WatchedPage& page = watched_[entry++];
+      if (page.address == region.sampling_address && region.read_sampled == 0 &&
+          page.still_protected) {
+        kept = true;
+      } else if (page.still_protected) {
+        protect(page.address, kPage, false);
+      }
+    }
+    if (region.read_sampled != 0) continue;
+    if (!kept && !protect(region.sampling_address, kPage, true)) continue;
+    next_watched_[next++] = {region.sampling_address, static_cast<uint32_t>(i), true};
+  }
+  for (; entry < watched_count_; ++entry) {
+    if (watched_[entry].still_protected) protect(watched_[entry].address, kPage, false);
+  }
+  WatchedPage* swap = watched_;
+  watched_ = next_watched_;
+  next_watched_ = swap;
+  watched_count_ = next;
 }
 
-// Sampled mode: was each region's sampled page written since it was protected? Then the page is
-// left unprotected (a written page no longer is; an unwritten one is released), so that no
-// protection outlives its sampling interval.
+// Sampled mode: was each watched page written since it was protected? A written page is no
+// longer protected (asynchronous write-protect lifts it on the write); an unwritten one stays
+// protected for the next interval, or prepare_access_checks releases it.
 void UffdWpBackend::check_sampled_pages(Region* regions, size_t count) {
-  for (size_t i = 0; i < count; ++i) {
-    Region& region = regions[i];
-    if (region.read_sampled != 0) continue;  // not protected in this interval
+  for (size_t w = 0; w < watched_count_; ++w) {
+    WatchedPage& page = watched_[w];
+    if (!page.still_protected || page.region >= count) continue;
+    Region& region = regions[page.region];
     pm_scan_arg scan{};
     scan.size = sizeof(scan);
-    scan.start = region.sampling_address;
-    scan.end = region.sampling_address + kPage;
+    scan.start = page.address;
+    scan.end = page.address + kPage;
     scan.vec = reinterpret_cast<uint64_t>(spans_);
     scan.vec_len = 1;
     // Present too: an unpopulated page (unmapped by the program's allocator meanwhile) reads as
@@ -156,13 +211,12 @@ void UffdWpBackend::check_sampled_pages(Region* regions, size_t count) {
     scan.return_mask = PAGE_IS_WRITTEN;
     long found = ioctl(pagemap_, PAGEMAP_SCAN, &scan);
     if (found > 0) {
+      page.still_protected = false;
       region.sample_hit = 1;
       region.written_recently = 1;
       ++region.write_samples;
       ++last_written_pages_;
       ++last_write_faults_;  // (written_pages is exact mode's figure: regions keep none here)
-    } else {
-      protect(region.sampling_address, kPage, false);
     }
   }
 }
@@ -336,6 +390,7 @@ void UffdWpBackend::disarm() {
     ioctl(uffd_, UFFDIO_UNREGISTER, &range);
   }
   registered_count_ = 0;
+  watched_count_ = 0;  // unregistered: nothing is protected any more
   protected_.clear();
 }
 

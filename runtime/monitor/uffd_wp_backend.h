@@ -85,6 +85,20 @@ class UffdWpBackend final : public AccessBackend {
   uint64_t last_written_pages_ = 0;
   uint64_t last_write_faults_ = 0;
   bool sampled_ = false;
+  // Sampled mode's write-protected pages, one per region read sampling leaves to this backend,
+  // in address order. An unwritten page stays protected into the next interval while its region
+  // keeps it (monitor_core.h, kSampleMoveOdds): an idle region costs one scan, no protection.
+  struct WatchedPage {
+    uint64_t address;
+    uint32_t region;       // its index in the current interval
+    bool still_protected;  // not written in the last interval
+  };
+  WatchedPage* watched_ = nullptr;
+  WatchedPage* next_watched_ = nullptr;
+  size_t watched_count_ = 0;
+  size_t watched_capacity_ = 0;
+  bool reserve_watched(size_t count);
+  void forget_watched_pages();
 };
 
 }  // namespace dprof::monitor

@@ -2,7 +2,9 @@
 // (separate anonymous mappings), then phases of MS milliseconds; in each phase, every iteration
 // touches a random page of buffer i with probability weight_i. Accesses are reads, writes or both.
 //   access_pattern REGIONS MIB MS read|write|rw WEIGHTS [WEIGHTS...]
-// WEIGHTS is a comma-separated list, one weight in [0,1] per buffer, e.g. "1,0,0.05,0".
+// WEIGHTS is a comma-separated list, one weight in [0,1] per buffer, e.g. "1,0,0.05,0", optionally
+// after a phase's own mode and order, as in masim: "read:sequential:0,1,0,0" (MODE read|write|rw,
+// ORDER random|sequential; sequential walks each buffer page by page).
 // At the start of phase p the program makes one malloc of 100000 + p bytes, so that a trace
 // shows when each phase began.
 #include <sys/mman.h>
@@ -31,8 +33,6 @@ int main(int argc, char** argv) {
   size_t region_bytes = std::strtoul(argv[2], nullptr, 10) << 20;
   long phase_ms = std::strtol(argv[3], nullptr, 10);
   std::string mode = argv[4];
-  bool reads = mode == "read" || mode == "rw";
-  bool writes = mode == "write" || mode == "rw";
   std::vector<char*> regions;
   for (size_t i = 0; i < region_count; ++i) {
     void* mapping =
@@ -45,9 +45,22 @@ int main(int argc, char** argv) {
   const size_t pages = region_bytes / page;
   std::mt19937_64 random(12345);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::vector<size_t> cursors(region_count, 0);
   for (int phase = 5; phase < argc; ++phase) {
+    std::string spec = argv[phase];
+    std::string phase_mode = mode;
+    bool sequential = false;
+    if (size_t colon = spec.rfind(':'); colon != std::string::npos) {
+      std::string prefix = spec.substr(0, colon);
+      spec = spec.substr(colon + 1);
+      size_t first = prefix.find(':');
+      phase_mode = prefix.substr(0, first);
+      sequential = first != std::string::npos && prefix.substr(first + 1) == "sequential";
+    }
+    bool reads = phase_mode == "read" || phase_mode == "rw";
+    bool writes = phase_mode == "write" || phase_mode == "rw";
     std::vector<double> weights;
-    std::stringstream list(argv[phase]);
+    std::stringstream list(spec);
     std::string item;
     while (std::getline(list, item, ',')) weights.push_back(std::strtod(item.c_str(), nullptr));
     weights.resize(region_count, 0.0);
@@ -57,7 +70,8 @@ int main(int argc, char** argv) {
       for (int burst = 0; burst < 256; ++burst) {
         for (size_t i = 0; i < region_count; ++i) {
           if (weights[i] <= 0 || unit(random) >= weights[i]) continue;
-          char* target = regions[i] + (random() % pages) * page + (random() % page);
+          size_t target_page = sequential ? cursors[i]++ % pages : random() % pages;
+          char* target = regions[i] + target_page * page + (random() % page);
           if (reads) read_sum = read_sum + static_cast<unsigned char>(*target);
           if (writes) *target = static_cast<char>(burst);
         }
