@@ -15,6 +15,7 @@
 #include "damon_prof/trace_format.h"
 #include "event_recorder.h"
 #include "internal_alloc.h"
+#include "monitor/large_blocks.h"
 #include "monitor/page_guard.h"
 #include "real_functions.h"
 #include "runtime_state.h"
@@ -49,8 +50,10 @@ inline bool forward_only() {
 __attribute__((noinline)) void count_block(const void* block, const void* caller) {
   bool shared = thread_state().in_kernel_call != 0 || dprof::c_library_code::contains(caller);
   auto start = reinterpret_cast<uint64_t>(block);
-  dprof::page_guard::add_block(start, start + real().malloc_usable_size(const_cast<void*>(block)),
-                               shared);
+  uint64_t end = start + real().malloc_usable_size(const_cast<void*>(block));
+  dprof::page_guard::add_block(start, end, shared);
+  // The monitor's regions follow large blocks (monitor/large_blocks.h).
+  if (end - start >= dprof::large_blocks::kLargeBlockBytes) dprof::large_blocks::add(start, end);
 }
 inline void count_block_if_sampling(const void* block, const void* caller) {
   if (dprof::page_guard::enabled()) count_block(block, caller);
@@ -60,7 +63,9 @@ inline void count_block_if_sampling(const void* block, const void* caller) {
 // few registers, and their frames stay small (free's own instructions fell by 29%, callgrind).
 __attribute__((noinline)) void uncount_block(void* block) {
   auto start = reinterpret_cast<uint64_t>(block);
-  dprof::page_guard::remove_block(start, start + real().malloc_usable_size(block));
+  uint64_t end = start + real().malloc_usable_size(block);
+  dprof::page_guard::remove_block(start, end);
+  if (end - start >= dprof::large_blocks::kLargeBlockBytes) dprof::large_blocks::remove(start);
 }
 
 // A realloc failed: the block lives on and is counted again. Whether the C library made it is

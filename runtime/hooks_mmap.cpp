@@ -8,6 +8,7 @@
 
 #include "damon_prof/trace_format.h"
 #include "event_recorder.h"
+#include "monitor/large_blocks.h"
 #include "monitor/monitor_thread.h"
 #include "monitor/page_guard.h"
 #include "real_functions.h"
@@ -49,6 +50,7 @@ void uncover(const void* address, size_t length) {
   if (!dprof::page_guard::enabled()) return;
   auto start = reinterpret_cast<uint64_t>(address);
   dprof::page_guard::remove_block(start, start + length);
+  if (length >= dprof::large_blocks::kLargeBlockBytes) dprof::large_blocks::remove(start);
 }
 
 void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), void* address,
@@ -77,6 +79,7 @@ void* mmap_and_record(void* (*real_mmap)(void*, size_t, int, int, int, off_t), v
     if (plain_memory && dprof::page_guard::enabled() && dprof::thread_state().in_kernel_call == 0) {
       auto start = reinterpret_cast<uint64_t>(mapped);
       dprof::page_guard::add_block(start, start + length, /*shared=*/false);
+      dprof::large_blocks::add(start, start + length);  // the monitor's regions follow it
     }
   }
   return mapped;

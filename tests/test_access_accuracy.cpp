@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "integration_support.h"
+#include "monitor_cost.h"
 #include "trace_decoder.h"
 
 using namespace dprof::testing;
@@ -20,6 +21,7 @@ namespace {
 constexpr uint64_t kMiB = 1 << 20;
 
 struct Collected : dprof::analyzer::TraceConsumer {
+  std::vector<dprof::analyzer::MonitorSettingsInfo> settings_records;
   std::vector<std::pair<uint64_t, uint64_t>> buffers;  // start, end of the generator's mappings
   std::vector<uint64_t> phase_starts;
   std::vector<RegionSnapshot> snapshots;
@@ -39,6 +41,7 @@ struct Collected : dprof::analyzer::TraceConsumer {
   }
   void on_monitor_settings(const dprof::analyzer::MonitorSettingsInfo& settings) override {
     if (backend.empty()) backend = settings.backend;
+    settings_records.push_back(settings);
     highest_measured_cost_ppm = std::max(highest_measured_cost_ppm, settings.measured_overhead_ppm);
   }
 };
@@ -202,6 +205,75 @@ TEST(AccessAccuracy, HottestReadOnlyBufferIsRankedHottestEachPhase) {
 // Both backends together (auto): a read-only hot buffer is hot too, not only written memory.
 TEST(AccessAccuracy, AutoSeesReadOnlyHotBuffers) {
   expect_hottest_buffer_ranked_hottest("read", "auto", "mprotect");
+}
+
+// masim's kind of workload at the defaults (`damon-prof ./app`, nothing else): four buffers of
+// 32 MiB mapped one after the other (one range to the kernel's DAMON), and four phases, each
+// accessing one buffer only, with its own mode and order. Every phase's buffer must be ranked
+// hottest in at least 90% of the snapshots of that phase (after 500 ms), snapshots must come at
+// least twice a second after the first second, and the budget must hold: over the run within
+// 10%, and no cost window after the first second over three times it.
+TEST(AccessAccuracy, AtTheDefaultSettingsEveryPhaseHasItsHottestBuffer) {
+  TempDir directory;
+  std::string trace = directory.file("phases.dprof");
+  CommandResult result =
+      run_command({damon_prof_binary(), "-q", "-o", trace, test_program("access_pattern"), "4",
+                   "32", "2500", "rw", "rw:random:1,0,0,0", "read:random:0,1,0,0",
+                   "write:sequential:0,0,1,0", "read:random:0,0,0,1"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  Collected collected;
+  collected.buffer_bytes = 32 * kMiB;
+  dprof::analyzer::decode_trace(trace, collected);
+  if (collected.backend.find("mprotect") == std::string::npos) {
+    GTEST_SKIP() << "read-only phases need read sampling: " << collected.backend;
+  }
+  ASSERT_EQ(collected.buffers.size(), 4u);
+  ASSERT_EQ(collected.phase_starts.size(), 4u);
+  // Phase p accesses the p-th buffer mapped; mappings go down in address.
+  std::vector<std::pair<uint64_t, uint64_t>> by_phase = collected.buffers;
+  std::string explanation;
+  for (size_t phase = 0; phase < 4; ++phase) {
+    uint64_t start = collected.phase_starts[phase] + 500000000;
+    uint64_t end = phase + 1 < 4 ? collected.phase_starts[phase + 1] : UINT64_MAX;
+    int judged = 0;
+    int right = 0;
+    for (const RegionSnapshot& snapshot : collected.snapshots) {
+      if (snapshot.time_ns - snapshot.aggregation_ns < start || snapshot.time_ns > end) continue;
+      size_t hottest = 0;
+      std::string line = "phase " + std::to_string(phase) +
+                         " t=" + std::to_string(snapshot.time_ns / 1000000) + "ms:";
+      for (size_t b = 0; b < 4; ++b) {
+        double heat = frequency(snapshot, by_phase[b]);
+        line += " " + std::to_string(heat);
+        if (heat > frequency(snapshot, by_phase[hottest])) hottest = b;
+      }
+      explanation += line + "\n";
+      ++judged;
+      if (hottest == phase && frequency(snapshot, by_phase[phase]) > 0) ++right;
+    }
+    EXPECT_GE(judged, 3) << "phase " << phase << "\n" << explanation;
+    EXPECT_GE(right * 10, judged * 9) << "phase " << phase << ": " << right << " of " << judged
+                                      << "\n" << explanation;
+  }
+  // Snapshots twice a second: no gap longer than 500 ms after the first second (and a little for
+  // the monitor thread's wake-up on a loaded machine).
+  uint64_t first = collected.snapshots.empty() ? 0 : collected.snapshots.front().time_ns;
+  uint64_t previous = 0;
+  for (const RegionSnapshot& snapshot : collected.snapshots) {
+    if (previous != 0 && previous >= first + 1000000000) {
+      EXPECT_LE(snapshot.time_ns - previous, 560000000u)
+          << "a gap between snapshots at " << previous / 1000000 << " ms";
+    }
+    previous = snapshot.time_ns;
+  }
+  // The budget (2% by default): held over the run, and by every window after the first second.
+  auto cost = dprof::analyzer::summarize_monitor_cost(collected.settings_records);
+  ASSERT_TRUE(cost.measured);
+  EXPECT_LE(cost.average_ppm, 22000u);
+  for (const auto& settings : collected.settings_records) {
+    if (settings.time_ns < first + 1000000000) continue;
+    EXPECT_LE(settings.measured_overhead_ppm, 60000u) << "at " << settings.time_ns / 1000000;
+  }
 }
 
 TEST(AccessTargets, ThreadStacksAreNeverWatchedEvenWithoutAGuardPage) {

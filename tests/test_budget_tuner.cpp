@@ -27,11 +27,11 @@ TEST(BudgetTuner, SnapshotsComeTwiceASecondHoweverFarSamplingStretches) {
     uint64_t expected_aggregation_ms;
   };
   const Row rows[] = {
-      {10, 200},    // as configured: 20 samples a snapshot
-      {20, 400},    // stretched: still 20
-      {40, 500},    // from here the snapshot's samples go, not its frequency
-      {160, 500},   // 3 samples
-      {1000, 1000}, // never shorter than one sampling interval
+      {10, 200},   // as configured: 20 samples a snapshot
+      {20, 400},   // stretched: still 20 (a snapshot ends by 420 ms)
+      {40, 460},   // from here the snapshot's samples go, not its frequency: it ends by 500 ms
+      {160, 340},  // 3 samples, ending by 480 ms
+      {400, 400},  // never shorter than one sampling interval
   };
   for (const Row& row : rows) {
     EXPECT_EQ(aggregation_for(kDefaults, row.sampling_ms * kMs), row.expected_aggregation_ms * kMs)
@@ -55,7 +55,7 @@ TEST(BudgetTuner, SampledModeStartsWithWhatTheBudgetAffords) {
       {10, 20, 20},
       {1, 10, 160},     // cheap regions: more of them at the configured interval
       {60, 80, 20},     // a costly virtual machine: the floor, stretched to fit
-      {100000, 1280, 20},  // doubling stops before the longest sampling interval (2 s)
+      {100000, 160, 20},  // doubling stops before the longest sampling interval (250 ms)
   };
   for (const Row& row : rows) {
     TunedSettings settings = sampled_start(kDefaults, row.region_cost_us * 1000);
@@ -80,22 +80,22 @@ TEST(BudgetTuner, EachMeasuredCostGetsItsDecision) {
       {"sampled, over the budget with regions to spare: regions cut in proportion",
        {10 * kMs, 200 * kMs, 200}, {32000, 200, false}, {10 * kMs, 200 * kMs, 80}, false, true},
       {"sampled, far over with few regions: cut to the floor and the rest off the interval",
-       {10 * kMs, 200 * kMs, 40}, {160000, 40, false}, {80 * kMs, 500 * kMs, 20}, false, true},
+       {10 * kMs, 200 * kMs, 40}, {160000, 40, false}, {80 * kMs, 420 * kMs, 20}, false, true},
       {"sampled at the floor, twice the budget: the interval doubles",
        {10 * kMs, 200 * kMs, 20}, {32000, 20, false}, {20 * kMs, 400 * kMs, 20}, false, true},
       {"sampled at the floor, ten times over: at most eight times longer",
-       {10 * kMs, 200 * kMs, 20}, {160000, 20, false}, {80 * kMs, 500 * kMs, 20}, false, true},
+       {10 * kMs, 200 * kMs, 20}, {160000, 20, false}, {80 * kMs, 420 * kMs, 20}, false, true},
       {"at the longest interval already: nothing more to give",
        {kLongestSamplingNs, kLongestSamplingNs, 20}, {32000, 20, false},
        {kLongestSamplingNs, kLongestSamplingNs, 20}, false, false},
       {"exact, over but worth stretching: the interval doubles",
        {10 * kMs, 200 * kMs, 1000}, {20000, 50, true}, {20 * kMs, 400 * kMs, 1000}, false, true},
       {"exact, far over: sampling one page per region, predicted to fit",
-       {10 * kMs, 200 * kMs, 1000}, {120000, 50, true}, {80 * kMs, 500 * kMs, 20}, true, true},
+       {10 * kMs, 200 * kMs, 1000}, {120000, 50, true}, {80 * kMs, 420 * kMs, 20}, true, true},
       {"well under at a stretched interval: shortened as far as half the budget allows",
        {160 * kMs, 500 * kMs, 20}, {1000, 20, false}, {20 * kMs, 400 * kMs, 20}, false, true},
       {"a little under: shortened by half",
-       {160 * kMs, 500 * kMs, 20}, {3500, 20, false}, {80 * kMs, 500 * kMs, 20}, false, true},
+       {160 * kMs, 500 * kMs, 20}, {3500, 20, false}, {80 * kMs, 420 * kMs, 20}, false, true},
       {"under, but shortening would overshoot: kept",
        {40 * kMs, 500 * kMs, 20}, {9000, 20, false}, {40 * kMs, 500 * kMs, 20}, false, false},
       {"well under at the configured interval: twice the regions",
@@ -112,6 +112,20 @@ TEST(BudgetTuner, EachMeasuredCostGetsItsDecision) {
     EXPECT_EQ(decision.to_sampled, row.to_sampled) << row.what;
     EXPECT_EQ(decision.changed, row.changed) << row.what;
   }
+}
+
+TEST(BudgetTuner, LargeBlocksKeepTheRegionsThatSeparateThem) {
+  TunerLimits limits = kDefaults;
+  limits.regions_wanted = 41;  // twenty blocks of 16 MiB or more
+  EXPECT_EQ(dprof::monitor::region_floor(limits), 41u);
+  // Over the budget: the cut stops at what the blocks want, and the interval takes the rest.
+  auto decision = decide(limits, {10 * kMs, 200 * kMs, 200}, {64000, 200, false}, 60000);
+  EXPECT_EQ(decision.next.max_regions, 41u);
+  EXPECT_EQ(decision.next.sampling_ns, 10 * kMs);  // 64000 * 41 / 200 = 13120: the cut suffices
+  EXPECT_EQ(sampled_start(limits, 60000).max_regions, 41u);
+  // Never above the maximum the user set.
+  limits.max_regions = 30;
+  EXPECT_EQ(dprof::monitor::region_floor(limits), 30u);
 }
 
 TEST(BudgetTuner, StretchingAndShorteningFindTheWayBack) {

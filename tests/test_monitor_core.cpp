@@ -347,3 +347,57 @@ TEST(MonitorCore, SampledPagesStayWithTheRegionsThatHoldThem) {
     EXPECT_LT(region.sampling_address, region.end);
   }
 }
+
+TEST(MonitorCore, ANewLargeBlockStartsAsARegionOfItsOwn) {
+  CoreSettings settings;
+  settings.min_nr_regions = 1;
+  settings.max_nr_regions = 100;
+  MonitorCore core(settings, 5);
+  // One target holding two large blocks back to back: the kernel's DAMON would see one range.
+  const uint64_t edges[] = {kBase + 100 * kPage, kBase + 300 * kPage, kBase + 700 * kPage};
+  ASSERT_TRUE(core.set_boundaries(edges, 3));
+  std::vector<AddressRange> targets = {{kBase, kBase + 1024 * kPage}};
+  core.set_targets(targets.data(), targets.size());
+  std::vector<uint64_t> starts;
+  for (size_t i = 0; i < core.count(); ++i) starts.push_back(core.regions()[i].start);
+  EXPECT_EQ(starts, (std::vector<uint64_t>{kBase, edges[0], edges[1], edges[2]}));
+  expect_well_formed(core, targets);
+  // Edges already known cut nothing more when the targets are looked up again.
+  core.merge_regions();  // young regions: nothing merges across an edge
+  EXPECT_EQ(core.count(), 4u);
+  ASSERT_TRUE(core.set_boundaries(edges, 3));
+  core.set_targets(targets.data(), targets.size());
+  EXPECT_EQ(core.count(), 4u);
+}
+
+TEST(MonitorCore, AnEdgeHoldsRegionsApartUntilTheyAgreedForAWhileAndComesBackAtASplit) {
+  CoreSettings settings;
+  settings.min_nr_regions = 1;
+  settings.max_nr_regions = 3;
+  MonitorCore core(settings, 9);
+  const uint64_t edges[] = {kBase + 512 * kPage};
+  ASSERT_TRUE(core.set_boundaries(edges, 1));
+  // Two targets apart (their regions never merge): with the edge cut, three regions.
+  std::vector<AddressRange> targets = {{kBase - 2048 * kPage, kBase - 1024 * kPage},
+                                       {kBase, kBase + 1024 * kPage}};
+  core.set_targets(targets.data(), targets.size());
+  ASSERT_EQ(core.count(), 3u);
+  // All idle: the two sides of the edge merge only once both are kBoundaryMergeAge intervals old.
+  uint32_t merged_after = 0;
+  for (uint32_t interval = 1; interval <= 10 && merged_after == 0; ++interval) {
+    core.merge_regions();
+    bool apart = false;
+    for (size_t i = 0; i < core.count(); ++i) apart |= core.regions()[i].start == edges[0];
+    if (!apart) merged_after = interval;
+    core.reset_and_split();
+    if (!apart) {
+      // Two regions are more than half the maximum: the kernel's rule splits nothing now, but
+      // the edge is cut again.
+      bool cut = false;
+      for (size_t i = 0; i < core.count(); ++i) cut |= core.regions()[i].start == edges[0];
+      EXPECT_TRUE(cut);
+      EXPECT_EQ(core.count(), 3u);
+    }
+  }
+  EXPECT_EQ(merged_after, dprof::monitor::kBoundaryMergeAge);
+}

@@ -3,10 +3,6 @@
 namespace dprof::monitor {
 namespace {
 
-uint32_t region_floor(const TunerLimits& limits) {
-  return 2 * limits.min_regions;
-}
-
 // Cost falls about in proportion to the sampling interval: stretches it by the overshoot of
 // `cost_ppm` over the target (at most 8x at a time, in powers of two so that the way back halves
 // exactly, never past kLongestSamplingNs). Returns whether it could.
@@ -40,14 +36,22 @@ bool shorten(const TunerLimits& limits, TunedSettings& settings, uint64_t cost_p
 
 }  // namespace
 
+uint32_t region_floor(const TunerLimits& limits) {
+  uint32_t floor = 2 * limits.min_regions;
+  if (limits.regions_wanted > floor) floor = limits.regions_wanted;
+  return floor < limits.max_regions ? floor : limits.max_regions;
+}
+
 uint64_t aggregation_for(const TunerLimits& limits, uint64_t sampling_ns) {
   uint64_t configured_sampling = limits.sampling_ns == 0 ? 1 : limits.sampling_ns;
   // The configured number of samples per snapshot...
   uint64_t scaled = limits.aggregation_ns / configured_sampling * sampling_ns;
   if (scaled == 0) scaled = sampling_ns;
-  // ...as long as snapshots still come often enough.
-  uint64_t longest =
-      limits.aggregation_ns > kLongestAggregationNs ? limits.aggregation_ns : kLongestAggregationNs;
+  // ...as long as snapshots still come often enough (the user may ask for them less often).
+  if (limits.aggregation_ns >= kLongestAggregationNs) {
+    return limits.aggregation_ns < sampling_ns ? sampling_ns : limits.aggregation_ns;
+  }
+  uint64_t longest = kLongestAggregationNs > sampling_ns ? kLongestAggregationNs - sampling_ns : 0;
   uint64_t aggregation = scaled < longest ? scaled : longest;
   return aggregation < sampling_ns ? sampling_ns : aggregation;
 }

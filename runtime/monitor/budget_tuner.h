@@ -7,12 +7,16 @@
 
 namespace dprof::monitor {
 
-// Snapshots come at least this often, however far the sampling interval is stretched (unless
-// the user asked for longer aggregation): a snapshot 3.2 s long left a 4 s phase of a program
-// with one snapshot or none. Stretching spends the samples of a snapshot first.
-constexpr uint64_t kLongestAggregationNs = 500000000ull;  // 500 ms
-// Stretching stops here.
-constexpr uint64_t kLongestSamplingNs = 2000000000ull;  // 2 s
+// A snapshot ends at least this soon after the one before, however far the sampling interval is
+// stretched (unless the user asked for longer aggregation): a snapshot 3.2 s long left a 4 s phase
+// of a program with one snapshot or none. Stretching spends the samples of a snapshot first. A
+// snapshot ends at the first sampling interval's end past its aggregation interval, so that is at
+// most this less one sampling interval.
+constexpr uint64_t kLongestAggregationNs = 500000000ull;  // 500 ms: two snapshots a second
+// Stretching stops short of this (the intervals double: 10 ms stretches to 160 ms at most). An
+// untouched sampled page costs nothing from one interval to the next, so a longer interval saves
+// little, and it would leave a snapshot one or two samples.
+constexpr uint64_t kLongestSamplingNs = 250000000ull;  // 250 ms
 // Exact write tracking may stretch its intervals this much before it gives way to sampling.
 constexpr uint64_t kExactModeStretchLimit = 8;
 
@@ -22,6 +26,9 @@ struct TunerLimits {
   uint32_t min_regions;
   uint32_t max_regions;  // as configured
   uint32_t target_ppm;   // the cost aimed at, in millionths of a CPU
+  // Regions it takes to give each large block its own (large_blocks.h): cutting regions never
+  // goes below this (nor below twice min_regions), up to max_regions.
+  uint32_t regions_wanted = 0;
 };
 
 struct TunedSettings {
@@ -42,14 +49,18 @@ struct TunerDecision {
   bool changed;
 };
 
-// The aggregation interval that goes with `sampling_ns`: the configured ratio, but never longer
-// than kLongestAggregationNs (or the configured interval, when that is longer), never shorter
-// than one sampling interval.
+// The aggregation interval that goes with `sampling_ns`: the configured ratio, but so that a
+// snapshot ends within kLongestAggregationNs (unless the configured interval is longer), and
+// never shorter than one sampling interval.
 uint64_t aggregation_for(const TunerLimits& limits, uint64_t sampling_ns);
 
+// The fewest regions the tuner cuts to: twice the minimum, or as many as the large blocks want,
+// never above the maximum.
+uint32_t region_floor(const TunerLimits& limits);
+
 // Sampled mode's start, predicted from what one region costs per sampling interval: as many
-// regions as the budget affords at the configured intervals (at least twice the minimum, at most
-// the maximum), the sampling interval stretched as far as those need.
+// regions as the budget affords at the configured intervals (at least the floor, at most the
+// maximum), the sampling interval stretched as far as those need.
 TunedSettings sampled_start(const TunerLimits& limits, uint64_t region_cost_ns);
 
 // One window's verdict: over the target, cut regions or stretch intervals (or leave exact write

@@ -40,6 +40,99 @@ MonitorCore::MonitorCore(const CoreSettings& settings, uint64_t seed)
 
 MonitorCore::~MonitorCore() {
   internal_alloc::release(regions_);
+  internal_alloc::release(boundaries_);
+  internal_alloc::release(new_boundaries_);
+}
+
+bool MonitorCore::set_boundaries(const uint64_t* edges, size_t count) {
+  if (count > boundary_capacity_) {
+    auto* grown = static_cast<uint64_t*>(internal_alloc::allocate(count * sizeof(uint64_t)));
+    auto* fresh = static_cast<uint64_t*>(internal_alloc::allocate(count * sizeof(uint64_t)));
+    if (grown == nullptr || fresh == nullptr) {
+      internal_alloc::release(grown);
+      internal_alloc::release(fresh);
+      return false;
+    }
+    for (size_t i = 0; i < boundary_count_; ++i) grown[i] = boundaries_[i];
+    internal_alloc::release(boundaries_);
+    internal_alloc::release(new_boundaries_);
+    boundaries_ = grown;
+    new_boundaries_ = fresh;
+    boundary_capacity_ = count;
+  }
+  // Both lists are sorted: the edges not known before are those the walk does not meet.
+  size_t old = 0;
+  new_boundary_count_ = 0;
+  for (size_t i = 0; i < count; ++i) {
+    while (old < boundary_count_ && boundaries_[old] < edges[i]) ++old;
+    if (old == boundary_count_ || boundaries_[old] != edges[i]) {
+      new_boundaries_[new_boundary_count_++] = edges[i];
+    }
+  }
+  for (size_t i = 0; i < count; ++i) boundaries_[i] = edges[i];
+  boundary_count_ = count;
+  return true;
+}
+
+bool MonitorCore::is_boundary(uint64_t address) const {
+  size_t low = 0;
+  size_t high = boundary_count_;
+  while (low < high) {
+    size_t middle = (low + high) / 2;
+    if (boundaries_[middle] < address) {
+      low = middle + 1;
+    } else {
+      high = middle;
+    }
+  }
+  return low < boundary_count_ && boundaries_[low] == address;
+}
+
+uint64_t MonitorCore::boundary_inside(uint64_t start, uint64_t end) const {
+  uint64_t page = settings_.min_region_bytes;
+  if (end - start < 2 * page) return 0;
+  size_t low = 0;
+  size_t high = boundary_count_;
+  while (low < high) {
+    size_t middle = (low + high) / 2;
+    if (boundaries_[middle] < start + page) {
+      low = middle + 1;
+    } else {
+      high = middle;
+    }
+  }
+  return low < boundary_count_ && boundaries_[low] + page <= end ? boundaries_[low] : 0;
+}
+
+void MonitorCore::cut_at_new_boundaries() {
+  cut_at(new_boundaries_, new_boundary_count_);
+  new_boundary_count_ = 0;
+}
+
+void MonitorCore::cut_at(const uint64_t* edges, size_t edge_count) {
+  uint64_t page = settings_.min_region_bytes;
+  size_t region = 0;
+  for (size_t b = 0; b < edge_count; ++b) {
+    uint64_t edge = edges[b];
+    while (region < count_ && regions_[region].end <= edge) ++region;
+    if (region == count_) break;
+    if (count_ >= settings_.max_nr_regions) break;
+    Region& holder = regions_[region];
+    if (edge < holder.start + page || edge + page > holder.end) continue;
+    if (!reserve(count_ + 1)) break;
+    memmove(&regions_[region + 2], &regions_[region + 1],
+            (count_ - region - 1) * sizeof(Region));
+    regions_[region + 1] = regions_[region];
+    regions_[region].end = edge;
+    regions_[region + 1].start = edge;
+    // The part that holds the sampled page keeps it; the other gets a placeholder.
+    Region& lost = regions_[region].sampling_address < edge ? regions_[region + 1]
+                                                            : regions_[region];
+    lost.sampling_address = lost.start;
+    lost.sample_intervals = 0;
+    ++count_;
+    ++region;  // the next edge lies at or after this one
+  }
 }
 
 void MonitorCore::set_region_limits(uint32_t min_nr_regions, uint32_t max_nr_regions) {
@@ -139,6 +232,7 @@ bool MonitorCore::set_targets(const AddressRange* ranges, size_t count) {
   regions_ = rebuilt;
   count_ = built;
   capacity_ = bound;
+  cut_at_new_boundaries();
   split_evenly_to_minimum();
   return true;
 }
@@ -168,13 +262,15 @@ void MonitorCore::split_evenly_to_minimum() {
   }
 }
 
-void MonitorCore::merge_pass(uint32_t threshold, uint64_t size_limit) {
+void MonitorCore::merge_pass(uint32_t threshold, uint64_t size_limit, bool respect_boundaries) {
   size_t out = 0;
   for (size_t i = 0; i < count_; ++i) {
     Region region = regions_[i];
     if (out > 0) {
       Region& previous = regions_[out - 1];
-      if (previous.end == region.start &&
+      bool held_apart = respect_boundaries && is_boundary(region.start) &&
+                        (previous.age < kBoundaryMergeAge || region.age < kBoundaryMergeAge);
+      if (previous.end == region.start && !held_apart &&
           absolute_difference(previous.nr_accesses, region.nr_accesses) <= threshold &&
           previous.size() + region.size() <= size_limit) {
         uint64_t left = previous.size();
@@ -216,11 +312,16 @@ void MonitorCore::merge_down_to_limit(uint32_t threshold) {
   if (size_limit < settings_.min_region_bytes) size_limit = settings_.min_region_bytes;
   // As the kernel: merge with a growing threshold until there are at most max_nr_regions, up to
   // the largest possible difference.
+  // Edges between large blocks hold regions apart until the maximum would be exceeded.
   uint32_t ceiling = max_nr_accesses() + 1;
-  for (;;) {
-    merge_pass(threshold, size_limit);
-    if (count_ <= settings_.max_nr_regions || threshold >= ceiling) break;
-    threshold = threshold == 0 ? 1 : threshold * 2;
+  for (bool respect : {true, false}) {
+    uint32_t growing = threshold;
+    for (;;) {
+      merge_pass(growing, size_limit, respect);
+      if (count_ <= settings_.max_nr_regions || growing >= ceiling) break;
+      growing = growing == 0 ? 1 : growing * 2;
+    }
+    if (count_ <= settings_.max_nr_regions) break;
   }
 }
 
@@ -235,6 +336,10 @@ void MonitorCore::reset_and_split() {
   }
   size_t before = count_;
   if (count_ > settings_.max_nr_regions / 2) {
+    // Too many regions for random splits (the kernel's rule), but a large block's edge inside
+    // a region is still cut while there is room: the merge that erased it needed only that
+    // both sides were alike for a while, and they may differ from now on.
+    cut_at(boundaries_, boundary_count_);
     count_after_last_split_ = before;
     return;
   }
@@ -254,6 +359,12 @@ void MonitorCore::reset_and_split() {
     uint64_t cuts[3];
     unsigned cut_count = 0;
     uint64_t left_size = region.size();
+    // A large block's edge inside the region is the cut (unlike the kernel, which knows no
+    // allocations): two buffers lumped together are told apart at the next split.
+    if (uint64_t edge = boundary_inside(region.start, region.end)) {
+      cuts[cut_count++] = edge;
+      left_size = 0;
+    }
     for (unsigned piece = 1; piece < pieces && left_size > 2 * page; ++piece) {
       uint64_t sub = random_.between(1, 10) * left_size / 10 / page * page;
       if (sub == 0 || sub >= left_size) continue;

@@ -47,6 +47,11 @@ class Random {
 // that was not touched (two system calls and a TLB shootdown each), the bulk of the cost.
 constexpr uint64_t kSampleMoveOdds = 4;
 
+// A merge across a boundary between large blocks waits until both regions' counts have held
+// (age) for this many aggregation intervals: two buffers used alike for a while are one region,
+// but a phase that touches one and not the other is seen at once, not after a random split.
+constexpr uint32_t kBoundaryMergeAge = 5;
+
 // Whether a region's sampled page moves this interval (pure: `draw` is a uniform random number).
 bool sample_moves(const Region& region, uint64_t page_bytes, uint64_t draw);
 
@@ -61,6 +66,11 @@ class MonitorCore {
   // those partly outside are trimmed, uncovered parts get new regions, and ranges too coarse are
   // split evenly until there are at least min_nr_regions.
   bool set_targets(const AddressRange* ranges, size_t count);
+  // The edges of the program's large blocks (sorted, page-aligned). Edges not known before cut
+  // the regions they fall inside at once (as far as max_nr_regions allows: a new large block
+  // starts as a region of its own); merges across an edge wait for kBoundaryMergeAge, and splits
+  // cut at an edge inside a region before any random point. Call before set_targets.
+  bool set_boundaries(const uint64_t* edges, size_t count);
 
   // End of an aggregation interval, after the sampling intervals have counted accesses: ages and
   // merges regions (kernel kdamond_merge_regions). The snapshot is taken after this.
@@ -89,7 +99,15 @@ class MonitorCore {
 
  private:
   bool reserve(size_t capacity);
-  void merge_pass(uint32_t threshold, uint64_t size_limit);
+  // `respect_boundaries`: neighbours meeting at a large block's edge merge only when both are
+  // old enough (kBoundaryMergeAge).
+  void merge_pass(uint32_t threshold, uint64_t size_limit, bool respect_boundaries);
+  bool is_boundary(uint64_t address) const;
+  // The first edge strictly inside [start, end) at least a page from both ends, or 0.
+  uint64_t boundary_inside(uint64_t start, uint64_t end) const;
+  void cut_at_new_boundaries();
+  // Cuts the regions at each of `edges` (sorted) that lies inside one, while there is room.
+  void cut_at(const uint64_t* edges, size_t count);
   // Merges neighbours, from `threshold` up, until there are at most max_nr_regions.
   void merge_down_to_limit(uint32_t threshold);
   void split_evenly_to_minimum();
@@ -100,6 +118,11 @@ class MonitorCore {
   size_t count_ = 0;
   size_t capacity_ = 0;
   size_t count_after_last_split_ = 0;
+  uint64_t* boundaries_ = nullptr;  // sorted
+  size_t boundary_count_ = 0;
+  size_t boundary_capacity_ = 0;
+  uint64_t* new_boundaries_ = nullptr;  // sorted: edges set_boundaries had not seen before
+  size_t new_boundary_count_ = 0;
 };
 
 }  // namespace dprof::monitor

@@ -21,6 +21,7 @@
 #include "../thread_state.h"
 #include "damon_prof/trace_format.h"
 #include "budget_tuner.h"
+#include "large_blocks.h"
 #include "monitor_core.h"
 #include "monitor_settings.h"
 #include "mprotect_backend.h"
@@ -33,6 +34,7 @@ namespace {
 
 constexpr size_t kMaxTargets = 4096;
 constexpr size_t kMaxExcluded = 1024;
+constexpr size_t kMaxBlockEdges = 2 * large_blocks::kCapacity;
 // The tuner's cost window is at least this long (a shorter one is mostly noise), and the settings
 // go into the trace at least this often even when unchanged, with the cost measured.
 constexpr uint64_t kShortestCostWindow = 40000000ull;        // 40 ms
@@ -42,6 +44,13 @@ constexpr uint64_t kSettingsRecordInterval = 1000000000ull;  // 1 s
 // program writes faults), and waiting for a second one cost python's start 8 ms more (55-57 ms
 // against 48-50 for `python3 -c pass`, 27 ms natively).
 constexpr uint64_t kEarlyTuneOvershoot = 2;
+// After the first second the window is at least this long, and ends early only past this
+// overshoot: one TLB shootdown that waits for a virtual CPU the host has descheduled costs the
+// monitor a millisecond or more (seen 1.1-1.5 ms, a few times in 12 s), which over a 20 ms window
+// read as three to six times the budget and made the tuner see-saw.
+constexpr uint64_t kSettledAfterNs = 1000000000ull;   // 1 s
+constexpr uint64_t kSettledCostWindow = 250000000ull;  // 250 ms
+constexpr uint64_t kSettledEarlyTuneOvershoot = 8;
 // Exact write tracking starts only for targets up to this size; larger ones start sampled.
 constexpr uint64_t kExactModeLargestStart = 256ull << 20;
 
@@ -60,6 +69,8 @@ struct MonitorState {
   MonitorCore* core = nullptr;
   AddressRange* targets = nullptr;
   AddressRange* excluded = nullptr;
+  uint64_t* block_edges = nullptr;  // large_blocks::edges()
+  uint32_t regions_wanted = 0;      // to give each large block a region of its own
   uint8_t* record = nullptr;  // an encoded record, header included
   size_t record_capacity = 0;
   uint8_t* body = nullptr;  // a snapshot's body, before it becomes a record
@@ -163,7 +174,22 @@ void stop_reads(const char* reason) {
   write_settings_record();
 }
 
+TunerLimits tuner_limits();
+
 void refresh_targets() {
+  size_t separated = 0;
+  size_t edges = large_blocks::edges(g_monitor.block_edges, kMaxBlockEdges, &separated);
+  g_monitor.core->set_boundaries(g_monitor.block_edges, edges);
+  // Blocks at or above the separation size, each between two other regions at worst.
+  uint64_t wanted = 2 * static_cast<uint64_t>(separated) + 1;
+  g_monitor.regions_wanted = wanted > kMaxRegionsLimit ? kMaxRegionsLimit
+                                                       : static_cast<uint32_t>(wanted);
+  // A new large block gets its region now, whatever the tuner cut before.
+  uint32_t floor = region_floor(tuner_limits());
+  if (g_monitor.max_regions < floor) {
+    g_monitor.max_regions = floor;
+    g_monitor.core->set_region_limits(g_monitor.settings.min_regions, g_monitor.max_regions);
+  }
   size_t excluded = collect_exclusions(g_monitor.excluded);
   bool async_io = false;
   size_t count =
@@ -240,8 +266,9 @@ void sleep_until(uint64_t deadline) {
 // than a snapshot's. The first intervals are the dearest (exact write tracking faults on every
 // page the program writes), and over a whole aggregation interval a short program paid five
 // times the budget for half its run before the first retune.
-uint64_t cost_window() {
+uint64_t cost_window(bool settled) {
   uint64_t window = 4 * g_monitor.sampling_ns;
+  if (settled) return window < kSettledCostWindow ? kSettledCostWindow : window;
   if (window < kShortestCostWindow) window = kShortestCostWindow;
   return window < g_monitor.aggregation_ns ? window : g_monitor.aggregation_ns;
 }
@@ -265,7 +292,7 @@ uint32_t target_ppm() {
 TunerLimits tuner_limits() {
   const MonitorSettings& settings = g_monitor.settings;
   return {settings.sampling_ns, settings.aggregation_ns, settings.min_regions,
-          settings.max_regions, target_ppm()};
+          settings.max_regions, target_ppm(), g_monitor.regions_wanted};
 }
 
 // What checking one region costs per sampling interval in sampled mode, predicted from what was
@@ -331,6 +358,7 @@ void* monitor_main(void*) {
     write_settings_record();
   }
   uint64_t now = sys::monotonic_ns();
+  const uint64_t monitor_start = now;
   uint64_t next_update = now + g_monitor.settings.update_ns;
   uint64_t aggregation_start = now;
   uint64_t cost_window_start = now;
@@ -371,12 +399,15 @@ void* monitor_main(void*) {
       aggregation_start = now;
     }
     uint64_t window_elapsed = now - cost_window_start;
-    bool window_over = window_elapsed >= cost_window();
-    if (!window_over && window_elapsed >= g_monitor.sampling_ns) {
+    bool settled = now - monitor_start >= kSettledAfterNs;
+    bool window_over = window_elapsed >= cost_window(settled);
+    uint64_t shortest = (settled ? 2 : 1) * g_monitor.sampling_ns;
+    if (!window_over && window_elapsed >= shortest) {
       // Far over the budget already: act now rather than at the end of the window (exact write
       // tracking of a busy program costs many times the budget until the tuner reacts).
+      uint64_t overshoot = settled ? kSettledEarlyTuneOvershoot : kEarlyTuneOvershoot;
       window_over = cost_ppm(thread_cpu_ns() - cpu_at_start, write_faults, read_faults,
-                             window_elapsed) > kEarlyTuneOvershoot * target_ppm();
+                             window_elapsed) > overshoot * target_ppm();
     }
     if (window_over) {
       uint64_t cpu = thread_cpu_ns();
@@ -466,7 +497,12 @@ bool start_monitor() {
       static_cast<AddressRange*>(internal_alloc::allocate(kMaxTargets * sizeof(AddressRange)));
   g_monitor.excluded =
       static_cast<AddressRange*>(internal_alloc::allocate(kMaxExcluded * sizeof(AddressRange)));
-  if (g_monitor.targets == nullptr || g_monitor.excluded == nullptr) return false;
+  g_monitor.block_edges =
+      static_cast<uint64_t*>(internal_alloc::allocate(kMaxBlockEdges * sizeof(uint64_t)));
+  if (g_monitor.targets == nullptr || g_monitor.excluded == nullptr ||
+      g_monitor.block_edges == nullptr) {
+    return false;
+  }
   if (choice == BackendChoice::kAuto || choice == BackendChoice::kMprotect) {
     void* memory = internal_alloc::allocate(sizeof(MprotectBackend));
     g_monitor.reads = memory == nullptr ? nullptr : new (memory) MprotectBackend();
