@@ -30,6 +30,10 @@ bool clip(const HeatmapOptions& options, const SnapshotRegion& region, uint64_t&
   return start < end;
 }
 
+uint64_t interval_start(const RegionSnapshot& snapshot) {
+  return snapshot.time_ns > snapshot.aggregation_ns ? snapshot.time_ns - snapshot.aggregation_ns : 0;
+}
+
 // First pass: the watched ranges (joined), the time span and the most bytes watched at once.
 class Extents : public TraceConsumer {
  public:
@@ -37,7 +41,8 @@ class Extents : public TraceConsumer {
   void on_region_snapshot(const RegionSnapshot& snapshot) override {
     if (!in_time(options_, snapshot)) return;
     ++snapshots;
-    first_time = std::min(first_time, snapshot.time_ns);
+    // A snapshot stands for its whole aggregation interval.
+    first_time = std::min(first_time, interval_start(snapshot));
     last_time = std::max(last_time, snapshot.time_ns);
     uint64_t watched = 0;
     for (const SnapshotRegion& region : snapshot.regions) {
@@ -103,10 +108,23 @@ class Grid {
 };
 
 size_t column_of(uint64_t time, uint64_t first, uint64_t last, size_t columns) {
-  if (last <= first) return 0;
+  if (last <= first || time <= first) return 0;
   auto column = static_cast<size_t>(static_cast<long double>(time - first) * columns /
                                     static_cast<long double>(last - first + 1));
   return std::min(columns - 1, column);
+}
+
+// The columns a snapshot covers: every one its aggregation interval overlaps, so that the picture
+// has no blank between snapshots of uneven length (the tuner ends one early when it changes the
+// intervals, and a column may be shorter than a snapshot).
+struct ColumnSpan {
+  size_t first;
+  size_t last;
+};
+ColumnSpan columns_of(const RegionSnapshot& snapshot, uint64_t first, uint64_t last,
+                      size_t columns) {
+  return {column_of(interval_start(snapshot), first, last, columns),
+          column_of(snapshot.time_ns, first, last, columns)};
 }
 
 // Rows over a byte axis [0, total): spreads [from, to) over the rows it covers.
@@ -136,15 +154,18 @@ class AddressPass : public TraceConsumer {
   }
   void on_region_snapshot(const RegionSnapshot& snapshot) override {
     if (!in_time(options_, snapshot)) return;
-    size_t column = column_of(snapshot.time_ns, extents_.first_time, extents_.last_time, columns_);
+    ColumnSpan span = columns_of(snapshot, extents_.first_time, extents_.last_time, columns_);
     for (const SnapshotRegion& region : snapshot.regions) {
       uint64_t start;
       uint64_t end;
       if (!clip(options_, region, start, end)) continue;
       double frequency = access_frequency(snapshot, region);
       uint64_t from = compact(start);
-      spread(from, from + (end - start), total, rows_,
-             [&](size_t row, double bytes) { grid_.add(row, column, frequency, bytes); });
+      spread(from, from + (end - start), total, rows_, [&](size_t row, double bytes) {
+        for (size_t column = span.first; column <= span.last; ++column) {
+          grid_.add(row, column, frequency, bytes);
+        }
+      });
     }
   }
   // The real address at the start of a row.
@@ -186,7 +207,7 @@ class TemperaturePass : public TraceConsumer {
       : options_(options), extents_(extents), grid_(grid), rows_(rows), columns_(columns) {}
   void on_region_snapshot(const RegionSnapshot& snapshot) override {
     if (!in_time(options_, snapshot)) return;
-    size_t column = column_of(snapshot.time_ns, extents_.first_time, extents_.last_time, columns_);
+    ColumnSpan span = columns_of(snapshot, extents_.first_time, extents_.last_time, columns_);
     std::vector<std::pair<double, uint64_t>> pieces;  // frequency, bytes
     for (const SnapshotRegion& region : snapshot.regions) {
       uint64_t start;
@@ -199,8 +220,11 @@ class TemperaturePass : public TraceConsumer {
     uint64_t at = 0;
     for (const auto& [frequency, bytes] : pieces) {
       double value = frequency;
-      spread(at, at + bytes, extents_.most_watched, rows_,
-             [&](size_t row, double weight) { grid_.add(row, column, value, weight); });
+      spread(at, at + bytes, extents_.most_watched, rows_, [&](size_t row, double weight) {
+        for (size_t column = span.first; column <= span.last; ++column) {
+          grid_.add(row, column, value, weight);
+        }
+      });
       at += bytes;
     }
   }
@@ -232,7 +256,7 @@ class SitePass : public TraceConsumer {
   void on_event(const Event& event) override { heap_.apply(event); }
   void on_region_snapshot(const RegionSnapshot& snapshot) override {
     bool wanted = in_time(options_, snapshot);
-    size_t column = column_of(snapshot.time_ns, extents_.first_time, extents_.last_time, columns_);
+    ColumnSpan span = columns_of(snapshot, extents_.first_time, extents_.last_time, columns_);
     std::vector<double> hot(row_of_site_.size(), 0.0);
     attribution_.on_snapshot(snapshot, [&](const SnapshotShare& share) {
       auto site = analysis_.site_of_stack.find(share.stack_id);
@@ -242,7 +266,9 @@ class SitePass : public TraceConsumer {
     });
     if (!wanted) return;
     for (size_t row = 0; row < hot.size(); ++row) {
-      grid_.add(row, column, hot[row], 1.0);
+      for (size_t column = span.first; column <= span.last; ++column) {
+        grid_.add(row, column, hot[row], 1.0);
+      }
       largest = std::max(largest, hot[row]);
     }
   }

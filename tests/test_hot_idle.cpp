@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "heatmap.h"
 #include "integration_support.h"
 #include "report_common.h"
 
@@ -241,6 +242,25 @@ TEST_F(HotIdle, FlamegraphSvgAndFoldedStacks) {
   CommandResult bad = cli({"flamegraph", trace_, "--weight", "warmth"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--weight warmth"), std::string::npos);
+}
+
+// Each snapshot covers the columns of its whole aggregation interval: however uneven the snapshots
+// (the tuner ends one early when it changes the intervals), no column between the first and the
+// last is blank, in any kind of heatmap.
+TEST_F(HotIdle, HeatmapsHaveNoBlankColumnsBetweenSnapshots) {
+  for (auto kind : {dprof::analyzer::HeatmapKind::kAddress, dprof::analyzer::HeatmapKind::kSite,
+                    dprof::analyzer::HeatmapKind::kTemperature}) {
+    dprof::analyzer::HeatmapOptions options;
+    options.kind = kind;
+    options.columns = 400;  // more columns than snapshots: each snapshot spans several
+    auto heatmap = dprof::analyzer::build_heatmap(*analysis_, {}, options);
+    ASSERT_GT(heatmap.columns, 1u);
+    for (size_t column = 0; column < heatmap.columns; ++column) {
+      bool drawn = false;
+      for (size_t row = 0; row < heatmap.rows && !drawn; ++row) drawn = heatmap.cell(row, column) >= 0;
+      EXPECT_TRUE(drawn) << "column " << column << " of " << heatmap.columns << " is blank";
+    }
+  }
 }
 
 TEST_F(HotIdle, HeatmapsToTerminalPngAndSvg) {
