@@ -96,6 +96,10 @@ class AnalysisConsumer : public TraceConsumer {
   }
   void on_end(const EndInfo& end) override { analysis_.end = end; }
   void on_monitor_settings(const MonitorSettingsInfo& settings) override {
+    if (analysis_.monitor_settings.empty() &&
+        settings.backend.find("mprotect") != std::string::npos) {
+      attribution_.set_reads_watched_from(settings.time_ns);
+    }
     analysis_.monitor_settings.push_back(settings);
   }
   void on_region_snapshot(const RegionSnapshot& snapshot) override {

@@ -7,6 +7,7 @@ namespace dprof::analyzer {
 
 void AccessMetrics::add(const AccessMetrics& other) {
   observed_byte_seconds += other.observed_byte_seconds;
+  not_sampled_byte_seconds += other.not_sampled_byte_seconds;
   hot_byte_seconds += other.hot_byte_seconds;
   hot_variance += other.hot_variance;
   access_rate_byte_seconds += other.access_rate_byte_seconds;
@@ -171,10 +172,15 @@ SnapshotTotals AccessAttribution::on_snapshot(
     uint64_t region_bytes = region.end - region.start;
     totals.monitored_bytes += region_bytes;
     bool accessed = region.nr_accesses > 0 || region.written_pages > 0;
+    // Read sampling ran but could watch no page of this region (memory it may not protect), and
+    // nothing was written: its reads were not seen, so neither idle nor accessed can be said.
+    bool not_sampled = !accessed && snapshot.read_probes_known && region.read_probes == 0;
     double frequency = access_frequency(snapshot, region);
     uint64_t region_idle_ns = accessed ? 0 : (region.age + 1) * snapshot.aggregation_ns;
     if (accessed) totals.working_set_bytes += region_bytes;
-    if (!accessed && region_idle_ns >= idle_threshold_ns_) totals.idle_bytes += region_bytes;
+    if (!accessed && !not_sampled && region_idle_ns >= idle_threshold_ns_) {
+      totals.idle_bytes += region_bytes;
+    }
 
     while (first_block < live_.size() && live_[first_block].end <= region.start) ++first_block;
     while (first_hit < hits_.size() && hits_[first_hit].address < region.start) ++first_hit;
@@ -201,12 +207,22 @@ SnapshotTotals AccessAttribution::on_snapshot(
       if (overlap == 0) continue;
       const RegionSite& site = region_sites_[block.stack_id];
       double site_frequency = accessed ? site.frequency : 0;
-      bool site_accessed = accessed && !site.evidenced_untouched;
+      // A block older than read sampling lies in memory it never protects (pinned at its
+      // start): its reads are never seen, and samples can never name it.
+      bool unwatched = reads_watched_from_ != 0 && block.alloc_time_ns < reads_watched_from_;
+      bool site_accessed = accessed && (unwatched || !site.evidenced_untouched);
       uint64_t lived_ns =
           snapshot.time_ns > block.alloc_time_ns ? snapshot.time_ns - block.alloc_time_ns : 0;
       double seconds = static_cast<double>(std::min(lived_ns, snapshot.aggregation_ns)) / 1e9;
       double byte_seconds = static_cast<double>(overlap) * seconds;
       AccessMetrics& metrics = stacks_[block.stack_id];
+      if (not_sampled || (unwatched && !accessed)) {
+        // Not observed: no figure moves, the block's quiet time included (it is not known).
+        metrics.not_sampled_byte_seconds += byte_seconds;
+        continue;
+      }
+      SnapshotShare& mine = shares[block.stack_id];
+      mine.stack_id = block.stack_id;
       metrics.observed_byte_seconds += byte_seconds;
       metrics.hot_byte_seconds += byte_seconds * site_frequency;
       metrics.hot_variance +=
@@ -222,8 +238,6 @@ SnapshotTotals AccessAttribution::on_snapshot(
         quiet = site_accessed ? 0 : static_cast<uint8_t>(std::min<uint64_t>(grown, kQuietMax));
         set_quiet_snapshots(block.seen, quiet);
       }
-      SnapshotShare& mine = shares[block.stack_id];
-      mine.stack_id = block.stack_id;
       mine.bytes += overlap;
       mine.hot_bytes += static_cast<double>(overlap) * site_frequency;
       // Idle: no access in the region for the threshold, or none to the site's blocks that the

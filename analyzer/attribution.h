@@ -20,6 +20,9 @@ namespace dprof::analyzer {
 // Per stack (and, summed, per site). Byte-seconds are bytes times seconds.
 struct AccessMetrics {
   double observed_byte_seconds = 0;     // bytes a snapshot saw, times the time it covered
+  // Bytes in regions whose reads read sampling could not watch and where nothing was written,
+  // times the time: neither hot nor idle can be said of them (docs/metrics.md, "Not sampled").
+  double not_sampled_byte_seconds = 0;
   double hot_byte_seconds = 0;          // ... times the access frequency
   double hot_variance = 0;              // sampling variance of hot_byte_seconds
   double access_rate_byte_seconds = 0;  // ... times detected accesses per page per second
@@ -85,6 +88,9 @@ class AccessAttribution {
   // `share` (may be empty) hears each stack's part of this snapshot.
   SnapshotTotals on_snapshot(const RegionSnapshot& snapshot,
                              const std::function<void(const SnapshotShare&)>& share = {});
+  // Read sampling ran from `time_ns` on (the first settings record of a backend with it): blocks
+  // allocated before lie in memory it never protects.
+  void set_reads_watched_from(uint64_t time_ns) { reads_watched_from_ = time_ns; }
   void on_access_sample(const AccessSample& sample);
   // Blocks still live at the end of the trace: their never-touched bytes count now.
   void finish();
@@ -127,6 +133,7 @@ class AccessAttribution {
 
   HeapModel& heap_;
   uint64_t idle_threshold_ns_;
+  uint64_t reads_watched_from_ = 0;
   std::vector<BlockView> live_;  // reused by each snapshot
   std::unordered_map<uint64_t, AccessMetrics> stacks_;
   std::unordered_map<AccessSiteKey, AccessSiteCounts, AccessSiteKeyHash> access_sites_;

@@ -254,6 +254,14 @@ class SitePass : public TraceConsumer {
   }
   void prefetch(const Event& event) override { heap_.prefetch(event); }
   void on_event(const Event& event) override { heap_.apply(event); }
+  void on_monitor_settings(const MonitorSettingsInfo& settings) override {
+    // As the analysis does: blocks older than read sampling are never watched for reads.
+    if (!settings_seen_ && settings.backend.find("mprotect") != std::string::npos) {
+      attribution_.set_reads_watched_from(settings.time_ns);
+    }
+    settings_seen_ = true;
+  }
+  void on_access_sample(const AccessSample& sample) override { attribution_.on_access_sample(sample); }
   void on_region_snapshot(const RegionSnapshot& snapshot) override {
     bool wanted = in_time(options_, snapshot);
     ColumnSpan span = columns_of(snapshot, extents_.first_time, extents_.last_time, columns_);
@@ -283,6 +291,7 @@ class SitePass : public TraceConsumer {
   size_t columns_;
   HeapModel heap_;
   AccessAttribution attribution_;
+  bool settings_seen_ = false;
 };
 
 // A label cut to `width` characters keeping its end: a function's own name is at the end of

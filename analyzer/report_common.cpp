@@ -37,6 +37,8 @@ const std::vector<SiteMetric>& site_metrics() {
        [](const Site& s, const Analysis&) {
          return static_cast<double>(s.access.never_touched_bytes);
        }},
+      {"not_sampled_byte_seconds", "not-sampled", "not sampled", U::kByteSeconds,
+       [](const Site& s, const Analysis&) { return s.access.not_sampled_byte_seconds; }},
       {"access_density", "density", "density", U::kDensity,
        [](const Site& s, const Analysis& a) { return s.access.access_density(a.page_size); }},
   };

@@ -58,6 +58,7 @@ void write_site_figures(JsonWriter& json, const Site& site, const Analysis& anal
   json.field("hot_byte_seconds", access.hot_byte_seconds);
   json.field("hot_byte_seconds_stderr", access.hot_byte_seconds_stderr());
   json.field("idle_bytes_peak", access.idle_bytes_peak);
+  json.field("not_sampled_byte_seconds", access.not_sampled_byte_seconds);
   json.field("idle_byte_seconds", access.idle_byte_seconds);
   json.field("never_touched_bytes", access.never_touched_bytes);
   json.field("never_touched_count", access.never_touched_count);

@@ -123,6 +123,25 @@ void write_access_rankings(std::ostream& out, const Style& style, Analysis& anal
         return format_bytes(site.access.never_touched_bytes) + " in " +
                format_count(site.access.never_touched_count) + " blocks never accessed";
       });
+  // Only when read sampling left memory out: where neither list above can speak.
+  bool any_not_sampled = std::any_of(analysis.sites.begin(), analysis.sites.end(), [](const Site& s) {
+    return s.access.not_sampled_byte_seconds > 0;
+  });
+  if (!any_not_sampled) return;
+  write_ranking(
+      out, style, analysis, options,
+      "NOT SAMPLED (memory read sampling could not watch, and never seen written: neither hot "
+      "nor idle can be said)",
+      [](const Site& site) { return site.access.not_sampled_byte_seconds; },
+      [](const Site& site) {
+        double seen = site.access.observed_byte_seconds + site.access.not_sampled_byte_seconds;
+        char share[32];
+        std::snprintf(share, sizeof(share), "%.0f%%",
+                      seen > 0 ? 100.0 * site.access.not_sampled_byte_seconds / seen : 0.0);
+        return format_metric(*find_site_metric("not-sampled"),
+                             site.access.not_sampled_byte_seconds) +
+               " not sampled, " + share + " of the site's monitored byte-seconds";
+      });
 }
 
 }  // namespace

@@ -249,6 +249,10 @@ class Decoder {
           previous_end = region.end;
           snapshot.regions.push_back(region);
         }
+        if (reader.remaining() > 0) {  // 1.8: each region's read probes
+          for (SnapshotRegion& region : snapshot.regions) region.read_probes = reader.u64();
+          snapshot.read_probes_known = true;
+        }
         hold(snapshot.time_ns, std::move(snapshot));
         break;
       }

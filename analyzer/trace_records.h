@@ -105,6 +105,9 @@ struct SnapshotRegion {
   uint64_t read_samples = 0;
   uint64_t write_samples = 0;
   uint64_t written_pages = 0;
+  // Sampling intervals in which read sampling watched a page of the region (since 1.8, when
+  // read_probes_known): none means its reads were not seen.
+  uint64_t read_probes = 0;
 };
 
 struct RegionSnapshot {
@@ -112,6 +115,9 @@ struct RegionSnapshot {
   uint64_t sampling_ns = 0;
   uint64_t aggregation_ns = 0;
   std::vector<SnapshotRegion> regions;
+  // The regions carry read_probes: read sampling ran during this snapshot (traces before 1.8,
+  // and snapshots after read sampling stopped, do not say).
+  bool read_probes_known = false;
 };
 
 // A sampled page the program touched (mprotect backend): where, and the instruction that did it.

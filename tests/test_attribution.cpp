@@ -254,6 +254,48 @@ TEST(Attribution, SilenceAddsUpOverShortSnapshotsAndIdlenessOverTheirTime) {
   EXPECT_EQ(stacks.at(2).never_touched_bytes, 0u);
 }
 
+TEST(Attribution, MemoryReadSamplingCouldNotWatchIsNotSampledNeverIdle) {
+  // Three blocks: one in a region read sampling watched (idle for good), one in a region it could
+  // not watch (no probe, nothing written), and one allocated before read sampling began (in
+  // memory it never protects) in a watched region.
+  HeapModel heap;
+  AccessAttribution attribution(heap, kSecond);
+  attribution.set_reads_watched_from(1000);
+  heap.apply(alloc(0, 0x50000, 4096, 9));  // before: never watched for reads
+  heap.apply(alloc(2000, 0x10000, 4096, 1));
+  heap.apply(alloc(2000, 0x20000, 4096, 2));
+  for (uint64_t second = 1; second <= 4; ++second) {
+    RegionSnapshot seen = snapshot(second * kSecond, {region(0x10000, 0x11000, 0, second),
+                                                      region(0x20000, 0x21000, 0, second),
+                                                      region(0x50000, 0x51000, 0, second)});
+    seen.read_probes_known = true;
+    seen.regions[0].read_probes = 10;
+    seen.regions[1].read_probes = 0;
+    seen.regions[2].read_probes = 10;
+    attribution.on_snapshot(seen);
+  }
+  attribution.finish();
+  const auto& stacks = attribution.stacks();
+  EXPECT_EQ(stacks.at(1).idle_bytes_peak, 4096u);
+  EXPECT_EQ(stacks.at(1).never_touched_bytes, 4096u);
+  EXPECT_DOUBLE_EQ(stacks.at(1).not_sampled_byte_seconds, 0.0);
+  for (uint64_t unwatched : {2u, 9u}) {
+    const AccessMetrics& metrics = stacks.at(unwatched);
+    EXPECT_EQ(metrics.idle_bytes_peak, 0u) << unwatched;
+    EXPECT_EQ(metrics.idle_byte_seconds, 0.0) << unwatched;
+    EXPECT_EQ(metrics.never_touched_bytes, 0u) << unwatched;
+    EXPECT_GT(metrics.not_sampled_byte_seconds, 3.0 * 4096) << unwatched;
+  }
+  // A trace that does not say (before 1.8, or read sampling stopped): idle as before.
+  HeapModel old_heap;
+  AccessAttribution old(old_heap, kSecond);
+  old_heap.apply(alloc(0, 0x20000, 4096, 2));
+  for (uint64_t second = 1; second <= 4; ++second) {
+    old.on_snapshot(snapshot(second * kSecond, {region(0x20000, 0x21000, 0, second)}));
+  }
+  EXPECT_EQ(old.stacks().at(2).idle_bytes_peak, 4096u);
+}
+
 TEST(Attribution, MappingsSplitOnPartialUnmapAndKeepWhatWasSeenWhenMoved) {
   HeapModel heap;
   AccessAttribution attribution(heap, kSecond);

@@ -2,7 +2,7 @@
 // to the kernel in every common way (I/O, sockets, stat, poll, epoll, getrandom, locks, condition
 // variables, semaphores, atomic waits, stdio, fork, its own SIGSEGV handler) while the monitor
 // runs with aggressive settings. Zero anomalies, same output as the native run.
-// CI runs it for a few seconds; DAMON_PROF_STRESS_SECONDS=60 (tests/stress.sh) runs the long one.
+// CI runs it for a few seconds; STRESS_SECONDS=60 (tests/stress.sh) runs the long one.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -34,7 +34,7 @@ struct Monitored : dprof::analyzer::TraceConsumer {
 }  // namespace
 
 TEST(SafetyStress, TheProgramCannotTellItIsWatched) {
-  const char* configured = std::getenv("DAMON_PROF_STRESS_SECONDS");
+  const char* configured = std::getenv("STRESS_SECONDS");
   std::string seconds = configured != nullptr ? configured : "6";
   std::string program = test_program("stress_safety");
   CommandResult native = run_command({program, seconds});

@@ -86,7 +86,7 @@ bool reads_sampled_here() {
 }  // namespace
 
 TEST(SmallBlocks, TheStressedProgramCannotTell) {
-  const char* configured = std::getenv("DAMON_PROF_STRESS_SECONDS");
+  const char* configured = std::getenv("STRESS_SECONDS");
   std::string seconds = configured != nullptr ? configured : "5";
   std::string program = test_program("stress_small_blocks");
   CommandResult native = run_command({program, seconds});

@@ -144,6 +144,46 @@ TEST(TraceDecoder, SnapshotsAreDeliveredInTimeOrderWithEvents) {
   EXPECT_EQ(order.seen, expected);
 }
 
+// Since 1.8 a snapshot taken while read sampling ran ends with each region's read probes; one
+// without them (older traces, or read sampling stopped) says nothing of them.
+TEST(TraceDecoder, SnapshotsCarryReadProbesWhenTheRuntimeWroteThem) {
+  struct Seen {
+    bool known;
+    std::vector<uint64_t> probes;
+    std::vector<uint64_t> ages;
+  };
+  struct Snapshots : dprof::analyzer::TraceConsumer {
+    std::vector<Seen> seen;
+    void on_region_snapshot(const dprof::analyzer::RegionSnapshot& snapshot) override {
+      Seen one{snapshot.read_probes_known, {}, {}};
+      for (const auto& region : snapshot.regions) {
+        one.probes.push_back(region.read_probes);
+        one.ages.push_back(region.age);
+      }
+      seen.push_back(one);
+    }
+  };
+  TempDir dir;
+  TraceBuilder builder;
+  builder.record(DPROF_REC_REGION_SNAPSHOT, RecordBody()
+                                                .u(100).u(10).u(50).u(2)
+                                                .u(0x1000).u(0x1000).u(1).u(0).u(1).u(0).u(0)
+                                                .u(0).u(0x1000).u(0).u(3).u(0).u(0).u(0)
+                                                .u(5).u(0));
+  builder.record(DPROF_REC_REGION_SNAPSHOT,
+                 RecordBody().u(200).u(10).u(50).u(1).u(0x1000).u(0x1000).u(1).u(0).u(0).u(0).u(0));
+  builder.record(DPROF_REC_WATERMARK, RecordBody().u(300));
+  builder.end_frame();
+  builder.write(dir.file("t.dprof"));
+  Snapshots snapshots;
+  decode_trace(dir.file("t.dprof"), snapshots);
+  ASSERT_EQ(snapshots.seen.size(), 2u);
+  EXPECT_TRUE(snapshots.seen[0].known);
+  EXPECT_EQ(snapshots.seen[0].probes, (std::vector<uint64_t>{5, 0}));
+  EXPECT_EQ(snapshots.seen[0].ages, (std::vector<uint64_t>{0, 3}));
+  EXPECT_FALSE(snapshots.seen[1].known);
+}
+
 // Annotations come from every thread's ring, so out of order in the file; they are delivered in
 // time order with the events, and a kind from a newer version is skipped.
 TEST(TraceDecoder, AnnotationsAreDeliveredInTimeOrderWithEvents) {
@@ -256,8 +296,8 @@ TEST(ByteReader, ANumberCutShortOrTooLongIsAnError) {
     EXPECT_THROW(reader.u64(), dprof::analyzer::TraceError) << length;
   }
   // Eleven bytes with the continuation bit set: no number is that long.
-  std::vector<uint8_t> endless(11, 0xff);
-  endless.push_back(0);
+  std::vector<uint8_t> endless(12, 0xff);
+  endless.back() = 0;
   ByteReader reader(endless.data(), endless.size());
   EXPECT_THROW(reader.u64(), dprof::analyzer::TraceError);
 }

@@ -27,7 +27,7 @@ extern "C" {
   "DPROF\r\n"
 #define DPROF_FILE_MAGIC_SIZE 8
 #define DPROF_VERSION_MAJOR 1
-#define DPROF_VERSION_MINOR 7
+#define DPROF_VERSION_MINOR 8
 
 /* 32 bytes at offset 0 of every trace file. */
 struct dprof_file_header {
@@ -112,7 +112,9 @@ enum dprof_record_type {
    * u time_ns (end of the interval), u sampling_ns, u aggregation_ns (the interval's length; a
    * retune of the sampling interval ends a snapshot early, with its actual length), u region_count,
    * then per region: u gap (start minus the previous region's end; the first region's start is
-   * absolute), u size, u nr_accesses, u age, u read_samples, u write_samples, u written_pages */
+   * absolute), u size, u nr_accesses, u age, u read_samples, u write_samples, u written_pages;
+   * since 1.8, while read sampling runs, then per region u read_probes (sampling intervals in
+   * which read sampling watched a page of the region) */
   DPROF_REC_REGION_SNAPSHOT = 12,
   /* Since 1.2. A sampled page the program touched (mprotect backend): u time_ns, u tid,
    * u page address, u pc, u flags (DPROF_ACCESS_*), u code length, then that many bytes of the

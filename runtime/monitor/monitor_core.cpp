@@ -280,6 +280,7 @@ void MonitorCore::merge_pass(uint32_t threshold, uint64_t size_limit, bool respe
             weighted(previous.last_nr_accesses, left, region.last_nr_accesses, right);
         previous.age = weighted(previous.age, left, region.age, right);
         previous.read_samples = weighted(previous.read_samples, left, region.read_samples, right);
+        previous.read_probes = weighted(previous.read_probes, left, region.read_probes, right);
         previous.write_samples =
             weighted(previous.write_samples, left, region.write_samples, right);
         previous.written_pages += region.written_pages;
@@ -331,6 +332,7 @@ void MonitorCore::reset_and_split() {
     region.last_nr_accesses = region.nr_accesses;
     region.nr_accesses = 0;
     region.read_samples = 0;
+    region.read_probes = 0;
     region.write_samples = 0;
     region.written_pages = 0;
   }

@@ -140,6 +140,10 @@ void write_snapshot(uint64_t sampling_ns, uint64_t aggregation_ns) {
     writer.u64(region.written_pages);
     previous_end = region.end;
   }
+  // Since 1.8, while read sampling runs: how often each region's reads were watched at all.
+  if (g_monitor.reads != nullptr) {
+    for (size_t i = 0; i < core.count(); ++i) writer.u64(core.regions()[i].read_probes);
+  }
   if (!writer.overflowed()) push(DPROF_REC_REGION_SNAPSHOT, g_monitor.body, writer.size());
 }
 
@@ -465,9 +469,9 @@ bool start_monitor() {
   g_monitor.sampling_ns = g_monitor.settings.sampling_ns;
   g_monitor.aggregation_ns = g_monitor.settings.aggregation_ns;
   g_monitor.max_regions = g_monitor.settings.max_regions;
-  // A snapshot: a few numbers, then seven varints per region (at most 3x max_regions between a
+  // A snapshot: a few numbers, then eight varints per region (at most 3x max_regions between a
   // split and the next merge).
-  g_monitor.body_capacity = 64 + 7 * 10 * 3 * kMaxRegionsLimit;
+  g_monitor.body_capacity = 64 + 8 * 10 * 3 * kMaxRegionsLimit;
   g_monitor.record_capacity = g_monitor.body_capacity + 32;
   g_monitor.body = static_cast<uint8_t*>(internal_alloc::allocate(g_monitor.body_capacity));
   g_monitor.record = static_cast<uint8_t*>(internal_alloc::allocate(g_monitor.record_capacity));

@@ -154,6 +154,7 @@ void MprotectBackend::prepare_access_checks(Region* regions, size_t count) {
       next_armed_[next] = armed_[kept_entry_[i]];
       next_armed_[next++].region = static_cast<uint32_t>(i);
       region.read_sampled = 1;
+      ++region.read_probes;
       continue;
     }
     if (write_silence_ && region.written_recently != 0) continue;
@@ -164,6 +165,7 @@ void MprotectBackend::prepare_access_checks(Region* regions, size_t count) {
     if (slot == page_guard::kNoSlot) continue;
     next_armed_[next++] = {region.sampling_address, page, slot, static_cast<uint32_t>(i), true};
     region.read_sampled = 1;
+    ++region.read_probes;
   }
   ArmedPage* swap = armed_;
   armed_ = next_armed_;

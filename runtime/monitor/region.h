@@ -26,6 +26,9 @@ struct Region {
   uint32_t age;
   // What each backend saw during the current aggregation interval.
   uint32_t read_samples;   // mprotect: sampled page touched by a read
+  // mprotect: sampling intervals in which a page of the region was watched for reads at all
+  // (a region of memory read sampling may not protect has none: its reads are not seen).
+  uint32_t read_probes;
   uint32_t write_samples;  // mprotect: sampled page touched by a write
   uint64_t written_pages;  // uffd-wp: pages written, summed over the sampling intervals
   // Set by any backend that saw the sampled page accessed in the current sampling interval; the
