@@ -7,7 +7,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo test bench compat clean format
+.PHONY: all deps build demo test bench accuracy compat clean format
 
 all: build
 
@@ -49,6 +49,12 @@ BENCH_ARGS ?=
 bench: build
 	@scripts/install-deps.sh --bench
 	@bench/run_bench.py --build $(BUILD_DIR) $(BENCH_ARGS)
+
+# Per-site access figures against valgrind's DHAT (bench/accuracy.py): sqlite3, python3 and a C++
+# program, each once under DHAT and once under damon-prof at its defaults (several minutes).
+accuracy: build
+	@scripts/install-deps.sh --accuracy
+	@bench/accuracy.py --build $(BUILD_DIR) $(ACCURACY_ARGS)
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -10,6 +10,8 @@
 #   scripts/install-deps.sh --bench   also what the benchmarks run and compare against (heaptrack,
 #                                     valgrind's DHAT, python3, sqlite3, redis)
 #   scripts/install-deps.sh --compat  also every program of the compatibility suite (tests/compat)
+#   scripts/install-deps.sh --accuracy  also what `make accuracy` runs (valgrind's DHAT, python3,
+#                                     sqlite3)
 set -euo pipefail
 
 packages=(
@@ -27,6 +29,9 @@ if [[ "${1:-}" == "--test" ]]; then
 fi
 if [[ "${1:-}" == "--compat" ]]; then
   packages+=(python3 sqlite3 xz-utils git perl gzip make gcc redis-server redis-tools)
+fi
+if [[ "${1:-}" == "--accuracy" ]]; then
+  packages+=(valgrind python3 sqlite3)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(heaptrack valgrind python3 sqlite3 redis-server redis-tools)
