@@ -5,8 +5,9 @@
 #
 #   scripts/install-deps.sh           build + test dependencies
 #   scripts/install-deps.sh --test    also what the tests drive (headless Chromium for the HTML
-#                                     report, through ChromeDriver from python3) and clang with
-#                                     libFuzzer for the fuzz targets
+#                                     report, through ChromeDriver from python3, valgrind's DHAT
+#                                     for the accuracy test) and clang with libFuzzer for the fuzz
+#                                     targets
 #   scripts/install-deps.sh --bench   also what the benchmarks run and compare against (heaptrack,
 #                                     valgrind's DHAT, python3, sqlite3, redis)
 #   scripts/install-deps.sh --compat  also every program of the compatibility suite (tests/compat)
@@ -24,6 +25,8 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(chromium chromium-driver python3 clang libclang-rt-14-dev)
+  # The short run of `make accuracy` against valgrind's DHAT.
+  packages+=(valgrind)
   # The compatibility suite's quick cases (tests/compat/run.sh --fast).
   packages+=(sqlite3 xz-utils git perl gzip)
 fi
