@@ -19,7 +19,7 @@ namespace dprof::analyzer {
 
 // Per stack (and, summed, per site). Byte-seconds are bytes times seconds.
 struct AccessMetrics {
-  double observed_byte_seconds = 0;     // bytes a snapshot saw, times the time it covered
+  double observed_byte_seconds = 0;  // bytes a snapshot saw, times the time it covered
   // Bytes in regions whose reads read sampling could not watch and where nothing was written,
   // times the time: neither hot nor idle can be said of them (docs/metrics.md, "Not sampled").
   double not_sampled_byte_seconds = 0;

@@ -31,7 +31,8 @@ bool clip(const HeatmapOptions& options, const SnapshotRegion& region, uint64_t&
 }
 
 uint64_t interval_start(const RegionSnapshot& snapshot) {
-  return snapshot.time_ns > snapshot.aggregation_ns ? snapshot.time_ns - snapshot.aggregation_ns : 0;
+  return snapshot.time_ns > snapshot.aggregation_ns ? snapshot.time_ns - snapshot.aggregation_ns
+                                                    : 0;
 }
 
 // First pass: the watched ranges (joined), the time span and the most bytes watched at once.
@@ -261,7 +262,9 @@ class SitePass : public TraceConsumer {
     }
     settings_seen_ = true;
   }
-  void on_access_sample(const AccessSample& sample) override { attribution_.on_access_sample(sample); }
+  void on_access_sample(const AccessSample& sample) override {
+    attribution_.on_access_sample(sample);
+  }
   void on_region_snapshot(const RegionSnapshot& snapshot) override {
     bool wanted = in_time(options_, snapshot);
     ColumnSpan span = columns_of(snapshot, extents_.first_time, extents_.last_time, columns_);

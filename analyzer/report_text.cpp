@@ -124,9 +124,9 @@ void write_access_rankings(std::ostream& out, const Style& style, Analysis& anal
                format_count(site.access.never_touched_count) + " blocks never accessed";
       });
   // Only when read sampling left memory out: where neither list above can speak.
-  bool any_not_sampled = std::any_of(analysis.sites.begin(), analysis.sites.end(), [](const Site& s) {
-    return s.access.not_sampled_byte_seconds > 0;
-  });
+  bool any_not_sampled =
+      std::any_of(analysis.sites.begin(), analysis.sites.end(),
+                  [](const Site& s) { return s.access.not_sampled_byte_seconds > 0; });
   if (!any_not_sampled) return;
   write_ranking(
       out, style, analysis, options,

@@ -252,8 +252,9 @@ TEST(AccessAccuracy, AtTheDefaultSettingsEveryPhaseHasItsHottestBuffer) {
       if (hottest == phase && frequency(snapshot, by_phase[phase]) > 0) ++right;
     }
     EXPECT_GE(judged, 3) << "phase " << phase << "\n" << explanation;
-    EXPECT_GE(right * 10, judged * 9) << "phase " << phase << ": " << right << " of " << judged
-                                      << "\n" << explanation;
+    EXPECT_GE(right * 10, judged * 9)
+        << "phase " << phase << ": " << right << " of " << judged << "\n"
+        << explanation;
   }
   // Snapshots twice a second: no gap longer than 500 ms after the first second (and a little for
   // the monitor thread's wake-up on a loaded machine).

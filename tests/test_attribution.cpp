@@ -265,9 +265,9 @@ TEST(Attribution, MemoryReadSamplingCouldNotWatchIsNotSampledNeverIdle) {
   heap.apply(alloc(2000, 0x10000, 4096, 1));
   heap.apply(alloc(2000, 0x20000, 4096, 2));
   for (uint64_t second = 1; second <= 4; ++second) {
-    RegionSnapshot seen = snapshot(second * kSecond, {region(0x10000, 0x11000, 0, second),
-                                                      region(0x20000, 0x21000, 0, second),
-                                                      region(0x50000, 0x51000, 0, second)});
+    RegionSnapshot seen = snapshot(
+        second * kSecond, {region(0x10000, 0x11000, 0, second), region(0x20000, 0x21000, 0, second),
+                           region(0x50000, 0x51000, 0, second)});
     seen.read_probes_known = true;
     seen.regions[0].read_probes = 10;
     seen.regions[1].read_probes = 0;

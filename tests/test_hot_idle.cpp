@@ -257,7 +257,8 @@ TEST_F(HotIdle, HeatmapsHaveNoBlankColumnsBetweenSnapshots) {
     ASSERT_GT(heatmap.columns, 1u);
     for (size_t column = 0; column < heatmap.columns; ++column) {
       bool drawn = false;
-      for (size_t row = 0; row < heatmap.rows && !drawn; ++row) drawn = heatmap.cell(row, column) >= 0;
+      for (size_t row = 0; row < heatmap.rows && !drawn; ++row)
+        drawn = heatmap.cell(row, column) >= 0;
       EXPECT_TRUE(drawn) << "column " << column << " of " << heatmap.columns << " is blank";
     }
   }

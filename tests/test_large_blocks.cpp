@@ -28,8 +28,8 @@ TEST(LargeBlocks, EdgesAreThePagesWhereLargeBlocksBeginAndEnd) {
   large_blocks::add(kBase + 20 * kMiB + 4096, kBase + 22 * kMiB);
   large_blocks::add(kBase + 64 * kMiB, kBase + 64 * kMiB + 1000);  // too small: no preference
   size_t separated = 0;
-  EXPECT_EQ(edges(&separated), (std::vector<uint64_t>{kBase, kBase + 20 * kMiB + 4096,
-                                                        kBase + 22 * kMiB}));
+  EXPECT_EQ(edges(&separated),
+            (std::vector<uint64_t>{kBase, kBase + 20 * kMiB + 4096, kBase + 22 * kMiB}));
   EXPECT_EQ(separated, 1u);  // only the first is 16 MiB or more
   large_blocks::remove(kBase + 16);
   EXPECT_EQ(edges(), (std::vector<uint64_t>{kBase + 20 * kMiB + 4096, kBase + 22 * kMiB}));
@@ -44,7 +44,8 @@ TEST(LargeBlocks, AFullTableDropsPreferencesNotBlocks) {
   }
   EXPECT_EQ(edges().size(), 2 * large_blocks::kCapacity);
   // Removal finds each block wherever probing put it, holes notwithstanding.
-  for (uint64_t i = 0; i < large_blocks::kCapacity + 10; ++i) large_blocks::remove(kBase + i * 2 * kMiB);
+  for (uint64_t i = 0; i < large_blocks::kCapacity + 10; ++i)
+    large_blocks::remove(kBase + i * 2 * kMiB);
   EXPECT_TRUE(edges().empty());
 }
 

@@ -166,10 +166,26 @@ TEST(TraceDecoder, SnapshotsCarryReadProbesWhenTheRuntimeWroteThem) {
   TempDir dir;
   TraceBuilder builder;
   builder.record(DPROF_REC_REGION_SNAPSHOT, RecordBody()
-                                                .u(100).u(10).u(50).u(2)
-                                                .u(0x1000).u(0x1000).u(1).u(0).u(1).u(0).u(0)
-                                                .u(0).u(0x1000).u(0).u(3).u(0).u(0).u(0)
-                                                .u(5).u(0));
+                                                .u(100)
+                                                .u(10)
+                                                .u(50)
+                                                .u(2)
+                                                .u(0x1000)
+                                                .u(0x1000)
+                                                .u(1)
+                                                .u(0)
+                                                .u(1)
+                                                .u(0)
+                                                .u(0)
+                                                .u(0)
+                                                .u(0x1000)
+                                                .u(0)
+                                                .u(3)
+                                                .u(0)
+                                                .u(0)
+                                                .u(0)
+                                                .u(5)
+                                                .u(0));
   builder.record(DPROF_REC_REGION_SNAPSHOT,
                  RecordBody().u(200).u(10).u(50).u(1).u(0x1000).u(0x1000).u(1).u(0).u(0).u(0).u(0));
   builder.record(DPROF_REC_WATERMARK, RecordBody().u(300));

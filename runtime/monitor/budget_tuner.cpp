@@ -58,7 +58,8 @@ uint64_t aggregation_for(const TunerLimits& limits, uint64_t sampling_ns) {
 
 TunedSettings sampled_start(const TunerLimits& limits, uint64_t region_cost_ns) {
   if (region_cost_ns == 0) region_cost_ns = 1;
-  uint64_t affordable = uint64_t{limits.target_ppm} * limits.sampling_ns / (region_cost_ns * 1000000ull);
+  uint64_t affordable =
+      uint64_t{limits.target_ppm} * limits.sampling_ns / (region_cost_ns * 1000000ull);
   uint64_t floor = region_floor(limits);
   uint64_t regions = affordable < floor ? floor : affordable;
   if (regions > limits.max_regions) regions = limits.max_regions;
@@ -127,8 +128,8 @@ TunerDecision decide(const TunerLimits& limits, const TunedSettings& now,
     decision.changed = true;
   } else if (measured < budget / 4 && now.max_regions < limits.max_regions) {
     // Intervals as configured and still well within budget: more regions.
-    next.max_regions = now.max_regions * 2 > limits.max_regions ? limits.max_regions
-                                                                : now.max_regions * 2;
+    next.max_regions =
+        now.max_regions * 2 > limits.max_regions ? limits.max_regions : now.max_regions * 2;
     decision.changed = true;
   }
   return decision;

@@ -120,14 +120,13 @@ void MonitorCore::cut_at(const uint64_t* edges, size_t edge_count) {
     Region& holder = regions_[region];
     if (edge < holder.start + page || edge + page > holder.end) continue;
     if (!reserve(count_ + 1)) break;
-    memmove(&regions_[region + 2], &regions_[region + 1],
-            (count_ - region - 1) * sizeof(Region));
+    memmove(&regions_[region + 2], &regions_[region + 1], (count_ - region - 1) * sizeof(Region));
     regions_[region + 1] = regions_[region];
     regions_[region].end = edge;
     regions_[region + 1].start = edge;
     // The part that holds the sampled page keeps it; the other gets a placeholder.
-    Region& lost = regions_[region].sampling_address < edge ? regions_[region + 1]
-                                                            : regions_[region];
+    Region& lost =
+        regions_[region].sampling_address < edge ? regions_[region + 1] : regions_[region];
     lost.sampling_address = lost.start;
     lost.sample_intervals = 0;
     ++count_;
@@ -170,8 +169,8 @@ uint32_t MonitorCore::max_nr_accesses() const {
 
 bool sample_moves(const Region& region, uint64_t page_bytes, uint64_t draw) {
   // A placeholder, or a page a split or a trimmed target left outside: a new page in any case.
-  bool inside = region.sampling_address >= region.start &&
-                region.sampling_address + page_bytes <= region.end;
+  bool inside =
+      region.sampling_address >= region.start && region.sampling_address + page_bytes <= region.end;
   if (!inside || region.sample_intervals == 0) return true;
   return draw % kSampleMoveOdds == 0;
 }
@@ -254,8 +253,8 @@ void MonitorCore::split_evenly_to_minimum() {
     regions_[largest].end = middle;
     regions_[largest + 1].start = middle;
     // The half that holds the sampled page keeps it; the other gets a placeholder.
-    Region& lost = regions_[largest].sampling_address < middle ? regions_[largest + 1]
-                                                               : regions_[largest];
+    Region& lost =
+        regions_[largest].sampling_address < middle ? regions_[largest + 1] : regions_[largest];
     lost.sampling_address = lost.start;
     lost.sample_intervals = 0;
     ++count_;

@@ -19,8 +19,8 @@
 #include "../thread_ring.h"
 #include "../thread_stacks.h"
 #include "../thread_state.h"
-#include "damon_prof/trace_format.h"
 #include "budget_tuner.h"
+#include "damon_prof/trace_format.h"
 #include "large_blocks.h"
 #include "monitor_core.h"
 #include "monitor_settings.h"
@@ -48,7 +48,7 @@ constexpr uint64_t kEarlyTuneOvershoot = 2;
 // overshoot: one TLB shootdown that waits for a virtual CPU the host has descheduled costs the
 // monitor a millisecond or more (seen 1.1-1.5 ms, a few times in 12 s), which over a 20 ms window
 // read as three to six times the budget and made the tuner see-saw.
-constexpr uint64_t kSettledAfterNs = 1000000000ull;   // 1 s
+constexpr uint64_t kSettledAfterNs = 1000000000ull;    // 1 s
 constexpr uint64_t kSettledCostWindow = 250000000ull;  // 250 ms
 constexpr uint64_t kSettledEarlyTuneOvershoot = 8;
 // Exact write tracking starts only for targets up to this size; larger ones start sampled.
@@ -71,7 +71,7 @@ struct MonitorState {
   AddressRange* excluded = nullptr;
   uint64_t* block_edges = nullptr;  // large_blocks::edges()
   uint32_t regions_wanted = 0;      // to give each large block a region of its own
-  uint8_t* record = nullptr;  // an encoded record, header included
+  uint8_t* record = nullptr;        // an encoded record, header included
   size_t record_capacity = 0;
   uint8_t* body = nullptr;  // a snapshot's body, before it becomes a record
   size_t body_capacity = 0;
@@ -186,8 +186,8 @@ void refresh_targets() {
   g_monitor.core->set_boundaries(g_monitor.block_edges, edges);
   // Blocks at or above the separation size, each between two other regions at worst.
   uint64_t wanted = 2 * static_cast<uint64_t>(separated) + 1;
-  g_monitor.regions_wanted = wanted > kMaxRegionsLimit ? kMaxRegionsLimit
-                                                       : static_cast<uint32_t>(wanted);
+  g_monitor.regions_wanted =
+      wanted > kMaxRegionsLimit ? kMaxRegionsLimit : static_cast<uint32_t>(wanted);
   // A new large block gets its region now, whatever the tuner cut before.
   uint32_t floor = region_floor(tuner_limits());
   if (g_monitor.max_regions < floor) {
@@ -295,8 +295,8 @@ uint32_t target_ppm() {
 
 TunerLimits tuner_limits() {
   const MonitorSettings& settings = g_monitor.settings;
-  return {settings.sampling_ns, settings.aggregation_ns, settings.min_regions,
-          settings.max_regions, target_ppm(), g_monitor.regions_wanted};
+  return {settings.sampling_ns, settings.aggregation_ns, settings.min_regions, settings.max_regions,
+          target_ppm(),         g_monitor.regions_wanted};
 }
 
 // What checking one region costs per sampling interval in sampled mode, predicted from what was

@@ -159,7 +159,7 @@ void MprotectBackend::prepare_access_checks(Region* regions, size_t count) {
     }
     if (write_silence_ && region.written_recently != 0) continue;
     uint64_t page = rearm_page_[i] != 0 && page_guard::eligible(rearm_page_[i]) ? rearm_page_[i]
-                                                                               : pick_page(region);
+                                                                                : pick_page(region);
     if (page == 0) continue;
     uint32_t slot = page_guard::arm(page, static_cast<uint32_t>(i));
     if (slot == page_guard::kNoSlot) continue;

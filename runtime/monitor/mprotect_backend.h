@@ -52,8 +52,8 @@ class MprotectBackend final : public AccessBackend {
     uint64_t sampling_address;  // the region's, when it was armed
     uint64_t page;              // the page protected (the eligible one nearest to it)
     uint32_t slot;
-    uint32_t region;        // its index in the current interval
-    bool still_protected;   // nothing touched it in the last interval
+    uint32_t region;       // its index in the current interval
+    bool still_protected;  // nothing touched it in the last interval
   };
   ArmedPage* armed_ = nullptr;
   ArmedPage* next_armed_ = nullptr;

@@ -178,8 +178,8 @@ bool enable() {
     g_top = static_cast<std::atomic<Word*>*>(
         sys::map_anonymous(kTopEntries * sizeof(std::atomic<Word*>), MAP_NORESERVE));
     g_slots = static_cast<Slot*>(internal_alloc::allocate_zeroed(kMaxSampledPages, sizeof(Slot)));
-    g_free_slots = static_cast<uint32_t*>(
-        internal_alloc::allocate_zeroed(kMaxSampledPages, sizeof(uint32_t)));
+    g_free_slots =
+        static_cast<uint32_t*>(internal_alloc::allocate_zeroed(kMaxSampledPages, sizeof(uint32_t)));
     if (g_top == nullptr || g_slots == nullptr || g_free_slots == nullptr) return false;
   }
   detail::g_enabled.store(true, std::memory_order_seq_cst);
@@ -388,8 +388,8 @@ uint32_t arm(uint64_t page, uint32_t region) {
   uint64_t value = word->load(std::memory_order_acquire);
   if (!safe_to_protect(value) || state_of(value) != kIdle) return kNoSlot;
   bool reused = g_free_count > 0;
-  uint32_t index = reused ? g_free_slots[g_free_count - 1]
-                          : g_slot_count.load(std::memory_order_relaxed);
+  uint32_t index =
+      reused ? g_free_slots[g_free_count - 1] : g_slot_count.load(std::memory_order_relaxed);
   if (index >= kMaxSampledPages) return kNoSlot;
   // Publish the slot before the state change (pause_begin finds pages through the slots): a
   // reused slot by its page, a new one by the count too, both seq_cst, so that either the pause

@@ -25,7 +25,7 @@ struct Region {
   // Aggregation intervals for which nr_accesses stayed about the same.
   uint32_t age;
   // What each backend saw during the current aggregation interval.
-  uint32_t read_samples;   // mprotect: sampled page touched by a read
+  uint32_t read_samples;  // mprotect: sampled page touched by a read
   // mprotect: sampling intervals in which a page of the region was watched for reads at all
   // (a region of memory read sampling may not protect has none: its reads are not seen).
   uint32_t read_probes;

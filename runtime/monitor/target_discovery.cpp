@@ -151,10 +151,9 @@ size_t discover_targets(const AddressRange* excluded, size_t excluded_count, Add
     used += static_cast<size_t>(got);
   }
   close(fd);
-  size_t count = buffer == nullptr
-                     ? 0
-                     : parse_maps_targets(buffer, used, excluded, excluded_count, out, capacity,
-                                             sampled);
+  size_t count = buffer == nullptr ? 0
+                                   : parse_maps_targets(buffer, used, excluded, excluded_count, out,
+                                                        capacity, sampled);
   if (async_io != nullptr && buffer != nullptr) *async_io = maps_show_async_io(buffer, used);
   internal_alloc::release(buffer);
   return count;
