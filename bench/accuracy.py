@@ -3,7 +3,8 @@
 
 Each program runs once under DHAT (which counts every byte read and written, per allocation
 site) and once under damon-prof at its default settings. Sites are matched by their first frame
-outside the allocator (the wrappers of sqlite and CPython count as allocator), and for each the
+outside the allocator (the wrappers of sqlite and CPython count as allocator; in code without
+symbols, by the first three frames' modules and offsets), and for each the
 script prints DHAT's density — bytes read and written per byte allocated, (rb + wb) / tb — beside
 damon-prof's estimates of the same quantity:
 
@@ -29,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -78,34 +80,75 @@ def normalize(function):
 DHAT_FRAME = re.compile(r"^0x[0-9A-Fa-f]+: (?P<function>.*?)(?: \((?P<where>[^()]*)\))?$")
 
 
-def dhat_site_key(frames):
+# Modules whose frames are never a site: the allocators' own and the profilers'.
+SKIPPED_MODULES = re.compile(r"^(libc|ld-linux|vgpreload_|libdamon_prof|libstdc\+\+)")
+# Frames of code without symbols (Debian's libsqlite3 has none) are matched by their module and
+# offset; the key is then the first few of them, allocator wrappers included (which of them are
+# wrappers cannot be told without names).
+UNNAMED_KEY_FRAMES = 3
+
+
+def module_stem(path):
+    """libsqlite3.so.0.8.6 and libsqlite3.so.0 are the same module: 'libsqlite3'."""
+    name = os.path.basename(path or "")
+    return name.split(".so")[0] if ".so" in name else name
+
+
+def site_key(frames):
+    """frames: (function or None, file, module, offset) from the allocation inward-out."""
+    unnamed = []
+    for function, file, module, offset in frames:
+        stem = module_stem(module)
+        if stem and SKIPPED_MODULES.match(stem):
+            continue
+        if function:
+            name = normalize(function)
+            if is_allocator(name, file):
+                continue
+            if not unnamed:
+                return name
+            unnamed.append(name)
+        else:
+            if stem == "" or offset is None:
+                return None
+            unnamed.append("%s+0x%x" % (stem, offset))
+        if len(unnamed) == UNNAMED_KEY_FRAMES:
+            break
+    return " < ".join(unnamed) if unnamed else None
+
+
+def dhat_site_key(frames, bases):
+    parsed = []
     for frame in frames:
         match = DHAT_FRAME.match(frame)
         function = match.group("function") if match else frame
         where = (match.group("where") or "") if match else ""
+        address = int(frame.split(":", 1)[0], 16) if frame.startswith("0x") else None
+        module = ""
+        file = ""
         if where.startswith("in "):
-            file = ""  # "(in /usr/lib/...so)": a module, no source file
+            module = where[3:]  # "(in /usr/lib/...so)": a module, no source file
         else:
             file = where.rsplit(":", 1)[0]
+        offset = None
+        if module and address is not None and os.path.realpath(module) in bases:
+            offset = address - bases[os.path.realpath(module)]  # DHAT shows return address - 1
         if function in ("???", "") or function.startswith("0x"):
-            return None  # not symbolized: cannot be matched by name
-        name = normalize(function)
-        if is_allocator(name, file):
-            continue
-        return name
-    return None
+            function = None
+        parsed.append((function, file, module, offset))
+    return site_key(parsed)
 
 
 def damon_site_key(site):
+    parsed = []
     for frame in site.get("frames", []):
-        function = frame.get("function") or ""
-        if function in ("", "??"):
-            return None
-        name = normalize(function)
-        if is_allocator(name, frame.get("file") or ""):
-            continue
-        return name
-    return None
+        function = frame.get("function") or None
+        if function == "??":
+            function = None
+        offset = frame.get("module_offset")
+        parsed.append((function, frame.get("file") or "", frame.get("module") or "",
+                       offset - 1 if offset else None))  # a return address, as DHAT's - 1
+    return site_key(parsed)
 
 
 def run(command, env, stdin_path):
@@ -114,14 +157,41 @@ def run(command, env, stdin_path):
                        stderr=subprocess.DEVNULL, check=True)
 
 
+def load_bases(pid, bases):
+    """Adds each file-backed module's load address in process `pid` (valgrind loads the guest at
+    addresses of its own; DHAT prints absolute addresses) to `bases`, by real path."""
+    try:
+        with open("/proc/%d/maps" % pid) as maps:
+            for line in maps:
+                fields = line.split()
+                if len(fields) < 6 or not fields[5].startswith("/") or int(fields[2], 16) != 0:
+                    continue
+                path = os.path.realpath(fields[5])
+                start = int(fields[0].split("-")[0], 16)
+                if path not in bases or start < bases[path]:
+                    bases[path] = start
+    except OSError:
+        pass
+
+
 def run_dhat(command, env, stdin_path, output):
-    run(["valgrind", "--tool=dhat", "--dhat-out-file=" + output] + command, env, stdin_path)
+    bases = {}
+    with open(stdin_path or os.devnull) as stdin:
+        process = subprocess.Popen(["valgrind", "--tool=dhat", "--dhat-out-file=" + output] +
+                                   command, env=env, stdin=stdin, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        # Modules are looked up while it runs (those loaded later, python's extensions, too).
+        while process.poll() is None:
+            load_bases(process.pid, bases)
+            time.sleep(0.1)
+        if process.returncode != 0:
+            raise subprocess.CalledProcessError(process.returncode, command)
     with open(output) as handle:
         data = json.load(handle)
     table = data["ftbl"]
     sites = {}
     for point in data["pps"]:
-        key = dhat_site_key([table[index] for index in point["fs"]])
+        key = dhat_site_key([table[index] for index in point["fs"]], bases)
         if key is None:
             key = "(unmatched)"
         entry = sites.setdefault(key, {"bytes": 0, "accessed": 0})
