@@ -384,7 +384,11 @@ std::optional<BlockView> HeapModel::block_at(uint64_t address) {
   // allocator aligns at least that much). Blocks do not overlap: the nearest start below the
   // address is the only block that may contain it.
   constexpr uint64_t kAlignment = 8;
-  uint64_t lowest = address > page_size_ ? address - page_size_ : 0;
+  // The trace's page size bounds the scan, but a damaged one must not make it endless (a fuzzed
+  // PROCESS record claimed pages of 2^62 bytes): never more than 64 KiB, 4 KiB when unknown.
+  constexpr uint64_t kLongestScan = 64 * 1024;
+  uint64_t span = page_size_ == 0 ? 4096 : std::min(page_size_, kLongestScan);
+  uint64_t lowest = address > span ? address - span : 0;
   for (uint64_t start = address & ~(kAlignment - 1);; start -= kAlignment) {
     if (Block* found = blocks_.find(start)) {
       if (found->size == 0 || start + found->size <= address) return std::nullopt;

@@ -325,3 +325,20 @@ TEST(HeapModel, ABlocksMonitorFlagsAndAllocationTimeShareAWordWithoutDisturbingE
   EXPECT_EQ(ended[1].seen, dprof::analyzer::kBlockObserved);
   EXPECT_EQ(heap.totals().live_bytes, 0u);
 }
+
+// The block an access touched: found among small blocks sharing a page, and found quickly
+// whatever page size a damaged trace claims (a fuzzed one claimed 2^62 bytes, and the scan below
+// an address that no block holds ran for good).
+TEST(HeapModel, TheBlockAtAnAddressIsFoundQuicklyWhateverThePageSize) {
+  for (uint64_t page_size : {uint64_t{4096}, uint64_t{1} << 62}) {
+    HeapModel heap;
+    heap.set_page_size(page_size);
+    heap.apply(alloc(1, 0x7f0000001000, 48, 1));
+    heap.apply(alloc(2, 0x7f0000001040, 48, 2));
+    auto inside = heap.block_at(0x7f0000001050);
+    ASSERT_TRUE(inside.has_value());
+    EXPECT_EQ(inside->stack_id, 2u);
+    EXPECT_FALSE(heap.block_at(0x7f0000001035).has_value());  // between the two blocks
+    EXPECT_FALSE(heap.block_at(0x7f0000900000).has_value());  // far from any block
+  }
+}
