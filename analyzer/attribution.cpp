@@ -107,30 +107,37 @@ void AccessAttribution::weigh_region_sites(double region_frequency, uint64_t blo
   }
 }
 
+uint64_t AccessAttribution::gather_region_sites(const SnapshotRegion& region, size_t& first_block,
+                                                size_t& first_hit, uint64_t& block_bytes) {
+  while (first_block < live_.size() && live_[first_block].end <= region.start) ++first_block;
+  while (first_hit < hits_.size() && hits_[first_hit].address < region.start) ++first_hit;
+  region_sites_.clear();
+  block_bytes = 0;
+  for (size_t i = first_block; i < live_.size() && live_[i].start < region.end; ++i) {
+    const BlockView& block = live_[i];
+    uint64_t overlap = std::min(region.end, block.end) - std::max(region.start, block.start);
+    region_sites_[block.stack_id].overlap += overlap;
+    block_bytes += overlap;
+  }
+  uint64_t region_hits = 0;
+  for (; first_hit < hits_.size() && hits_[first_hit].address < region.end; ++first_hit) {
+    auto site = region_sites_.find(hits_[first_hit].stack_id);
+    if (site == region_sites_.end()) continue;
+    ++site->second.hits;
+    ++region_hits;
+  }
+  return region_hits;
+}
+
 void AccessAttribution::accumulate_untouched_evidence(const RegionSnapshot& snapshot) {
   std::unordered_map<uint64_t, std::pair<double, uint64_t>> expected_and_hits;
   size_t first_block = 0;
   size_t first_hit = 0;
   for (const SnapshotRegion& region : snapshot.regions) {
     if (region.end <= region.start) continue;
-    while (first_block < live_.size() && live_[first_block].end <= region.start) ++first_block;
-    while (first_hit < hits_.size() && hits_[first_hit].address < region.start) ++first_hit;
     bool accessed = region.nr_accesses > 0 || region.written_pages > 0;
-    region_sites_.clear();
     uint64_t block_bytes = 0;
-    for (size_t i = first_block; i < live_.size() && live_[i].start < region.end; ++i) {
-      uint64_t overlap =
-          std::min(region.end, live_[i].end) - std::max(region.start, live_[i].start);
-      region_sites_[live_[i].stack_id].overlap += overlap;
-      block_bytes += overlap;
-    }
-    uint64_t region_hits = 0;
-    for (size_t h = first_hit; h < hits_.size() && hits_[h].address < region.end; ++h) {
-      auto site = region_sites_.find(hits_[h].stack_id);
-      if (site == region_sites_.end()) continue;
-      ++site->second.hits;
-      ++region_hits;
-    }
+    uint64_t region_hits = gather_region_sites(region, first_block, first_hit, block_bytes);
     if (!accessed || block_bytes == 0) continue;
     for (const auto& [stack, site] : region_sites_) {
       auto& [expected, hits] = expected_and_hits[stack];
@@ -182,23 +189,8 @@ SnapshotTotals AccessAttribution::on_snapshot(
       totals.idle_bytes += region_bytes;
     }
 
-    while (first_block < live_.size() && live_[first_block].end <= region.start) ++first_block;
-    while (first_hit < hits_.size() && hits_[first_hit].address < region.start) ++first_hit;
-    region_sites_.clear();
     uint64_t block_bytes = 0;
-    for (size_t i = first_block; i < live_.size() && live_[i].start < region.end; ++i) {
-      const BlockView& block = live_[i];
-      uint64_t overlap = std::min(region.end, block.end) - std::max(region.start, block.start);
-      region_sites_[block.stack_id].overlap += overlap;
-      block_bytes += overlap;
-    }
-    uint64_t region_hits = 0;
-    for (; first_hit < hits_.size() && hits_[first_hit].address < region.end; ++first_hit) {
-      auto site = region_sites_.find(hits_[first_hit].stack_id);
-      if (site == region_sites_.end()) continue;
-      ++site->second.hits;
-      ++region_hits;
-    }
+    uint64_t region_hits = gather_region_sites(region, first_block, first_hit, block_bytes);
     if (accessed) weigh_region_sites(frequency, block_bytes, region_hits);
 
     for (size_t i = first_block; i < live_.size() && live_[i].start < region.end; ++i) {

@@ -115,6 +115,11 @@ class AccessAttribution {
     bool evidenced_untouched = false;
   };
   void weigh_region_sites(double region_frequency, uint64_t block_bytes, uint64_t hits);
+  // Fills region_sites_ with each site's bytes in `region` and the samples that named them,
+  // moving the cursors (into live_ and hits_, both in address order) up to the region. Returns
+  // the samples that named a block; `block_bytes` gets the region's bytes in blocks.
+  uint64_t gather_region_sites(const SnapshotRegion& region, size_t& first_block, size_t& first_hit,
+                               uint64_t& block_bytes);
   // Before a snapshot's sweep: adds to each site's evidence of silence the samples it would have
   // drawn in this snapshot's accessed regions at its share of their bytes, or clears it when one
   // of them named the site.

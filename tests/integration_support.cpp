@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <cstdlib>
+
 namespace dprof::testing {
 
 SiteTotals totals_for(const analyzer::Analysis& analysis, const std::string& function) {
@@ -65,6 +67,27 @@ std::vector<PprofSample> pprof_samples(const perftools::profiles::Profile& profi
     samples.push_back(std::move(decoded));
   }
   return samples;
+}
+
+void Monitored::on_monitor_settings(const analyzer::MonitorSettingsInfo& settings) {
+  if (backend.empty()) backend = settings.backend;
+  last_backend = settings.backend;
+  last_reason = settings.reason;
+  reasons += settings.reason + "\n";
+}
+
+StressedRun run_stressed(const std::string& program, const std::string& default_seconds) {
+  const char* configured = std::getenv("STRESS_SECONDS");
+  std::string seconds = configured != nullptr ? configured : default_seconds;
+  StressedRun run;
+  run.native = run_command({program, seconds});
+  TempDir directory;
+  std::string trace = directory.file("stress.dprof");
+  run.watched = run_command({damon_prof_binary(), "-q", "-o", trace, "--sampling", "1ms",
+                             "--aggregation", "10ms", "--update", "100ms", "--overhead", "100%",
+                             "--min-regions", "50", "--max-regions", "2000", program, seconds});
+  if (run.watched.exit_code == 0) analyzer::decode_trace(trace, run.monitored);
+  return run;
 }
 
 }  // namespace dprof::testing

@@ -40,4 +40,27 @@ struct PprofSample {
 };
 std::vector<PprofSample> pprof_samples(const perftools::profiles::Profile& profile);
 
+// What a trace says of the access monitor: its backends, why they changed, what they recorded.
+struct Monitored : analyzer::TraceConsumer {
+  std::string backend;  // the first settings record's
+  std::string last_backend;
+  std::string last_reason;
+  std::string reasons;  // every record's, in order: a later retune may have its own
+  int snapshots = 0;
+  int access_samples = 0;
+  void on_access_sample(const analyzer::AccessSample&) override { ++access_samples; }
+  void on_monitor_settings(const analyzer::MonitorSettingsInfo& settings) override;
+  void on_region_snapshot(const analyzer::RegionSnapshot&) override { ++snapshots; }
+};
+
+// A stress program run natively and under damon-prof with read sampling at its most aggressive
+// (1 ms sampling, up to 2000 regions, no budget), for STRESS_SECONDS (tests/stress.sh) or
+// `default_seconds`: the two runs must not differ.
+struct StressedRun {
+  CommandResult native;
+  CommandResult watched;
+  Monitored monitored;
+};
+StressedRun run_stressed(const std::string& program, const std::string& default_seconds);
+
 }  // namespace dprof::testing

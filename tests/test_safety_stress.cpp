@@ -12,45 +12,16 @@
 
 using namespace dprof::testing;
 
-namespace {
-
-struct Monitored : dprof::analyzer::TraceConsumer {
-  std::string backend;
-  std::string last_backend;
-  std::string last_reason;
-  std::string reasons;  // every record's, in order: a later retune may have its own
-  int snapshots = 0;
-  int access_samples = 0;
-  void on_access_sample(const dprof::analyzer::AccessSample&) override { ++access_samples; }
-  void on_monitor_settings(const dprof::analyzer::MonitorSettingsInfo& settings) override {
-    if (backend.empty()) backend = settings.backend;
-    last_backend = settings.backend;
-    last_reason = settings.reason;
-    reasons += settings.reason + "\n";
-  }
-  void on_region_snapshot(const dprof::analyzer::RegionSnapshot&) override { ++snapshots; }
-};
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(SafetyStress, TheProgramCannotTellItIsWatched) {
-  const char* configured = std::getenv("STRESS_SECONDS");
-  std::string seconds = configured != nullptr ? configured : "6";
-  std::string program = test_program("stress_safety");
-  CommandResult native = run_command({program, seconds});
-  ASSERT_EQ(native.exit_code, 0) << native.err;
-  TempDir directory;
-  std::string trace = directory.file("stress.dprof");
-  CommandResult watched =
-      run_command({damon_prof_binary(), "-q", "-o", trace, "--sampling", "1ms", "--aggregation",
-                   "10ms", "--update", "100ms", "--overhead", "100%", "--min-regions", "50",
-                   "--max-regions", "2000", program, seconds});
-  EXPECT_EQ(watched.exit_code, 0) << watched.err;
-  EXPECT_EQ(watched.signal, 0);
-  EXPECT_EQ(watched.out, native.out);
-  EXPECT_EQ(watched.err, native.err);
-  Monitored monitored;
-  dprof::analyzer::decode_trace(trace, monitored);
+  StressedRun run = run_stressed(test_program("stress_safety"), "6");
+  ASSERT_EQ(run.native.exit_code, 0) << run.native.err;
+  EXPECT_EQ(run.watched.exit_code, 0) << run.watched.err;
+  EXPECT_EQ(run.watched.signal, 0);
+  EXPECT_EQ(run.watched.out, run.native.out);
+  EXPECT_EQ(run.watched.err, run.native.err);
+  const Monitored& monitored = run.monitored;
   if (monitored.backend == "none") GTEST_SKIP() << "no monitoring backend on this kernel";
   EXPECT_GT(monitored.snapshots, 10);
   // Read sampling ran and caught accesses: the run exercised protected pages, not just idle ones.

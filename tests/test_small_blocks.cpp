@@ -19,15 +19,6 @@ using dprof::analyzer::Site;
 
 namespace {
 
-struct Monitored : dprof::analyzer::TraceConsumer {
-  std::string backend;
-  int access_samples = 0;
-  void on_access_sample(const dprof::analyzer::AccessSample&) override { ++access_samples; }
-  void on_monitor_settings(const dprof::analyzer::MonitorSettingsInfo& settings) override {
-    if (backend.empty()) backend = settings.backend;
-  }
-};
-
 // The access figures of every site whose stack holds `function`, added up.
 dprof::analyzer::AccessMetrics access_of(const Analysis& analysis, const std::string& function,
                                          uint64_t* bytes) {
@@ -86,23 +77,13 @@ bool reads_sampled_here() {
 }  // namespace
 
 TEST(SmallBlocks, TheStressedProgramCannotTell) {
-  const char* configured = std::getenv("STRESS_SECONDS");
-  std::string seconds = configured != nullptr ? configured : "5";
-  std::string program = test_program("stress_small_blocks");
-  CommandResult native = run_command({program, seconds});
-  ASSERT_EQ(native.exit_code, 0) << native.err;
-  TempDir directory;
-  std::string trace = directory.file("small.dprof");
-  CommandResult watched =
-      run_command({damon_prof_binary(), "-q", "-o", trace, "--sampling", "1ms", "--aggregation",
-                   "10ms", "--update", "100ms", "--overhead", "100%", "--min-regions", "50",
-                   "--max-regions", "2000", program, seconds});
-  EXPECT_EQ(watched.exit_code, 0) << watched.err;
-  EXPECT_EQ(watched.signal, 0);
-  EXPECT_EQ(watched.out, native.out);
-  EXPECT_EQ(watched.err, native.err);
-  Monitored monitored;
-  dprof::analyzer::decode_trace(trace, monitored);
+  StressedRun run = run_stressed(test_program("stress_small_blocks"), "5");
+  ASSERT_EQ(run.native.exit_code, 0) << run.native.err;
+  EXPECT_EQ(run.watched.exit_code, 0) << run.watched.err;
+  EXPECT_EQ(run.watched.signal, 0);
+  EXPECT_EQ(run.watched.out, run.native.out);
+  EXPECT_EQ(run.watched.err, run.native.err);
+  const Monitored& monitored = run.monitored;
   if (monitored.backend.find("mprotect") == std::string::npos) {
     GTEST_SKIP() << "no read sampling on this kernel: " << monitored.backend;
   }

@@ -74,7 +74,7 @@ bool MonitorCore::set_boundaries(const uint64_t* edges, size_t count) {
   return true;
 }
 
-bool MonitorCore::is_boundary(uint64_t address) const {
+size_t MonitorCore::first_boundary_from(uint64_t address) const {
   size_t low = 0;
   size_t high = boundary_count_;
   while (low < high) {
@@ -85,23 +85,19 @@ bool MonitorCore::is_boundary(uint64_t address) const {
       high = middle;
     }
   }
-  return low < boundary_count_ && boundaries_[low] == address;
+  return low;
+}
+
+bool MonitorCore::is_boundary(uint64_t address) const {
+  size_t index = first_boundary_from(address);
+  return index < boundary_count_ && boundaries_[index] == address;
 }
 
 uint64_t MonitorCore::boundary_inside(uint64_t start, uint64_t end) const {
   uint64_t page = settings_.min_region_bytes;
   if (end - start < 2 * page) return 0;
-  size_t low = 0;
-  size_t high = boundary_count_;
-  while (low < high) {
-    size_t middle = (low + high) / 2;
-    if (boundaries_[middle] < start + page) {
-      low = middle + 1;
-    } else {
-      high = middle;
-    }
-  }
-  return low < boundary_count_ && boundaries_[low] + page <= end ? boundaries_[low] : 0;
+  size_t index = first_boundary_from(start + page);
+  return index < boundary_count_ && boundaries_[index] + page <= end ? boundaries_[index] : 0;
 }
 
 void MonitorCore::cut_at_new_boundaries() {
@@ -119,17 +115,7 @@ void MonitorCore::cut_at(const uint64_t* edges, size_t edge_count) {
     if (count_ >= settings_.max_nr_regions) break;
     Region& holder = regions_[region];
     if (edge < holder.start + page || edge + page > holder.end) continue;
-    if (!reserve(count_ + 1)) break;
-    memmove(&regions_[region + 2], &regions_[region + 1], (count_ - region - 1) * sizeof(Region));
-    regions_[region + 1] = regions_[region];
-    regions_[region].end = edge;
-    regions_[region + 1].start = edge;
-    // The part that holds the sampled page keeps it; the other gets a placeholder.
-    Region& lost =
-        regions_[region].sampling_address < edge ? regions_[region + 1] : regions_[region];
-    lost.sampling_address = lost.start;
-    lost.sample_intervals = 0;
-    ++count_;
+    if (!split_at(region, edge)) break;
     ++region;  // the next edge lies at or after this one
   }
 }
@@ -244,21 +230,23 @@ void MonitorCore::split_evenly_to_minimum() {
       if (largest == count_ || regions_[i].size() > regions_[largest].size()) largest = i;
     }
     if (largest == count_ || regions_[largest].size() < 2 * page) return;
-    if (!reserve(count_ + 1)) return;
-    Region& region = regions_[largest];
-    uint64_t middle = region.start + region.size() / 2 / page * page;
-    memmove(&regions_[largest + 2], &regions_[largest + 1],
-            (count_ - largest - 1) * sizeof(Region));
-    regions_[largest + 1] = regions_[largest];
-    regions_[largest].end = middle;
-    regions_[largest + 1].start = middle;
-    // The half that holds the sampled page keeps it; the other gets a placeholder.
-    Region& lost =
-        regions_[largest].sampling_address < middle ? regions_[largest + 1] : regions_[largest];
-    lost.sampling_address = lost.start;
-    lost.sample_intervals = 0;
-    ++count_;
+    const Region& region = regions_[largest];
+    if (!split_at(largest, region.start + region.size() / 2 / page * page)) return;
   }
+}
+
+bool MonitorCore::split_at(size_t index, uint64_t at) {
+  if (!reserve(count_ + 1)) return false;
+  memmove(&regions_[index + 2], &regions_[index + 1], (count_ - index - 1) * sizeof(Region));
+  regions_[index + 1] = regions_[index];
+  regions_[index].end = at;
+  regions_[index + 1].start = at;
+  // The part that holds the sampled page keeps it; the other gets a placeholder.
+  Region& lost = regions_[index].sampling_address < at ? regions_[index + 1] : regions_[index];
+  lost.sampling_address = lost.start;
+  lost.sample_intervals = 0;
+  ++count_;
+  return true;
 }
 
 void MonitorCore::merge_pass(uint32_t threshold, uint64_t size_limit, bool respect_boundaries) {

@@ -99,9 +99,13 @@ class MonitorCore {
 
  private:
   bool reserve(size_t capacity);
+  // Cuts regions_[index] in two at `at` (inside it); false when out of memory.
+  bool split_at(size_t index, uint64_t at);
   // `respect_boundaries`: neighbours meeting at a large block's edge merge only when both are
   // old enough (kBoundaryMergeAge).
   void merge_pass(uint32_t threshold, uint64_t size_limit, bool respect_boundaries);
+  // The index of the first edge at or above `address` (boundary_count_ when none).
+  size_t first_boundary_from(uint64_t address) const;
   bool is_boundary(uint64_t address) const;
   // The first edge strictly inside [start, end) at least a page from both ends, or 0.
   uint64_t boundary_inside(uint64_t start, uint64_t end) const;
